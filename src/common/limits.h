@@ -1,0 +1,72 @@
+/*
+ * limits.h - every fixed limit of cashd in one place, units last (ARCHITECTURE: house style 4).
+ * Limits an operator may tune live in config.h; these are the ones that shape buffers and parsers.
+ */
+#ifndef CASH_LIMITS_H
+#define CASH_LIMITS_H
+
+/* HTTP (SPEC 8) */
+#define HTTP_BODY_BYTES_MAX (16 * 1024)
+#define HTTP_URL_BYTES_MAX 2048
+#define HTTP_HEADER_BYTES_MAX 8192
+#define HTTP_QUERY_PARAMS_MAX 32
+#define HTTP_CONNECTION_TIMEOUT_SECONDS 30
+#define HTTP_CONNECTIONS_MAX 1024
+#define HTTP_THREADS_DEFAULT 2
+#define JSON_DEPTH_MAX 8
+
+/* Authorization header (SPEC 1) */
+#define AUTH_HEADER_BYTES_MAX 512
+#define AUTH_API_KEY_LENGTH 16
+#define AUTH_API_SECRET_LENGTH 32
+#define AUTH_SALT_BYTES_MIN 12
+#define AUTH_SALT_BYTES_MAX 64
+#define AUTH_DATE_BYTES_MAX 40
+#define AUTH_SIGNATURE_HEX_MAX 128 /* SHA-256: 64 hex digits, MD5: 32 */
+#define AUTH_SKEW_SECONDS_MAX (15 * 60)
+#define AUTH_REPLAY_KEEP_SECONDS (30 * 60)
+
+/* Identifiers */
+#define ACCOUNT_ID_LENGTH 14
+#define MEMBER_ID_LENGTH 14
+#define WITHDRAW_ID_LENGTH 32
+#define HISTORY_ID_LENGTH 32
+#define VERIFICATION_ID_LENGTH 32
+
+/* Text fields */
+#define EMAIL_BYTES_MAX 254
+#define PHONE_BYTES_MAX 20
+#define BANK_CODE_BYTES_MAX 16
+#define ACCOUNT_NUMBER_DIGITS_MIN 6
+#define ACCOUNT_NUMBER_DIGITS_MAX 20
+#define HOLDER_NAME_BYTES_MAX 120
+#define MEMO_BYTES_MAX 500
+#define SCOPES_BYTES_MAX 128
+#define SEALED_BYTES_MAX 256 /* "keyid:base64(nonce|ciphertext|tag)" */
+#define MASKED_NUMBER_BYTES_MAX 16 /* "******" + last 4 */
+#define OPERATOR_NAME_BYTES_MAX 64
+
+/* Listing (SPEC 2) */
+#define LIST_LIMIT_DEFAULT 20
+#define LIST_LIMIT_MAX 100
+#define LIST_CONDITIONS_MAX 16
+#define HISTORY_OFFSET_MAX 1000000000LL
+
+/* Money (SPEC 3): an absolute bound beyond any configurable maximum */
+#define AMOUNT_WON_ABSOLUTE_MAX 1000000000000LL /* one trillion won */
+
+/* Second factor (SPEC 5) */
+#define VERIFICATION_CODE_DIGITS 6
+#define VERIFICATION_ATTEMPTS_MAX 5
+#define VERIFICATION_WINDOW_SECONDS (5 * 60)
+
+/* Store */
+#define DB_TIMEOUT_MS 10000
+#define DB_URL_BYTES_MAX 1024
+#define DB_READERS_MAX 8
+
+/* Time */
+#define KST_OFFSET_SECONDS (9 * 3600) /* Asia/Seoul has no daylight saving time */
+#define ISO8601_BYTES_MAX 32
+
+#endif

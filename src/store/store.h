@@ -1,0 +1,243 @@
+/*
+ * store.h - the one storage interface of cashd (ARCHITECTURE: store). Every backend implements
+ * struct store_ops; callers use the store_* functions below and never learn which backend answers.
+ *
+ * Rules every backend keeps:
+ * - A balance change, its ledger entry and the row that caused it are written in one transaction
+ *   inside one store function; an error rolls all of it back (nothing half-written).
+ * - The balance never goes below zero whatever the concurrency (guarded debit).
+ * - Results: CASH_OK; CASH_NOT_FOUND for a missing row; the business codes named per function;
+ *   CASH_SERVICE_UNAVAILABLE when the database stayed busy past DB_TIMEOUT_MS; CASH_INTERNAL_ERROR
+ *   for anything else (logged by the backend, without secrets).
+ * - All out-structs are written only on CASH_OK.
+ * - Functions are safe to call from many threads at once on one struct store.
+ */
+#ifndef CASH_STORE_H
+#define CASH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/result.h"
+#include "domain/query.h"
+#include "domain/types.h"
+
+struct store;
+
+/* Fields of an account or member to change; a field is changed only when its has_ flag is set. */
+struct account_update {
+    bool has_status;
+    enum account_status status;
+    bool has_verified;
+    enum account_verified verified;
+    bool has_auto_recharge;
+    bool auto_recharge;
+    int64_t now_ms;
+};
+
+struct member_update {
+    bool has_role;
+    enum member_role role;
+    bool has_status;
+    enum member_status status;
+};
+
+/*
+ * SPEC 5: the second factor a cash-writing request spends. Inside the request's transaction the
+ * store takes the named verification (or, with verification_id NULL, the member's oldest usable
+ * one): it must belong to member_id, be CONFIRMED, confirmed no longer than window_ms ago, and
+ * have fewer than uses_max uses. Its use count grows by one only if the request commits.
+ * No usable verification: CASH_SECOND_FACTOR_REQUIRED.
+ */
+struct second_factor {
+    const char *member_id;
+    const char *verification_id; /* NULL: the oldest usable one */
+    int64_t now_ms;
+    int64_t window_ms;
+    int64_t uses_max;
+    int64_t confirmed_ms; /* out: when the spent verification was confirmed */
+};
+
+/*
+ * A new withdrawal (SPEC 3). The caller fills withdrawal.withdraw_id, account_id, member_id,
+ * amount_won, fee_won, total_amount_won, created_ms (= updated_ms) and history_id; the store
+ * copies the registered bank account into the withdrawal, sets status PENDING, confirmed_ms from
+ * the second factor (whole seconds), debits total_amount_won and writes a HISTORY_WITHDRAW entry.
+ * Checks, in this order: the second factor (CASH_SECOND_FACTOR_REQUIRED), a registered bank
+ * account (CASH_BANK_ACCOUNT_NOT_REGISTERED), the daily limit over live withdrawals created since
+ * day_start_ms (CASH_DAILY_LIMIT_EXCEEDED), the balance (CASH_NOT_ENOUGH_BALANCE).
+ */
+struct withdraw_create {
+    struct withdrawal withdrawal;
+    char history_id[HISTORY_ID_LENGTH + 1];
+    int64_t day_start_ms;
+    int64_t daily_limit_won;
+    struct second_factor *factor; /* required */
+};
+
+struct store_ops {
+    void (*close)(struct store *store);
+    cash_result (*migrate)(struct store *store, int *version_out);
+
+    cash_result (*account_create)(struct store *store, const struct account *account);
+    cash_result (*account_get)(struct store *store, const char *account_id, struct account *out);
+    cash_result (*account_update)(struct store *store, const char *account_id,
+                                  const struct account_update *update);
+
+    cash_result (*member_create)(struct store *store, const struct member *member);
+    cash_result (*member_get)(struct store *store, const char *member_id, struct member *out);
+    cash_result (*member_update)(struct store *store, const char *member_id,
+                                 const struct member_update *update);
+
+    cash_result (*api_key_create)(struct store *store, const struct api_key *key, int64_t now_ms);
+    cash_result (*api_key_get)(struct store *store, const char *api_key, struct api_key *out);
+    cash_result (*api_key_revoke)(struct store *store, const char *api_key);
+
+    cash_result (*replay_remember)(struct store *store, const char *api_key,
+                                   const char *signature_hex, int64_t now_ms, int64_t expires_ms);
+
+    cash_result (*balance_credit)(struct store *store, const char *account_id, int64_t amount_won,
+                                  const char *memo, const char *history_id, int64_t now_ms,
+                                  struct history_entry *out);
+    cash_result (*history_list)(struct store *store, const struct history_query *query,
+                                struct history_entry *out, size_t *count_out);
+
+    cash_result (*bank_account_set)(struct store *store, const struct bank_account *bank,
+                                    struct second_factor *factor);
+    cash_result (*bank_account_get)(struct store *store, const char *account_id,
+                                    struct bank_account *out);
+    cash_result (*bank_account_delete)(struct store *store, const char *account_id,
+                                       struct second_factor *factor);
+
+    cash_result (*verification_create)(struct store *store, const struct verification *v);
+    cash_result (*verification_get)(struct store *store, const char *verification_id,
+                                    struct verification *out);
+    cash_result (*verification_attempt)(struct store *store, const char *verification_id,
+                                        bool code_correct, int64_t now_ms, int64_t window_ms,
+                                        struct verification *out);
+    cash_result (*verification_fail)(struct store *store, const char *verification_id);
+
+    cash_result (*withdraw_create)(struct store *store, struct withdraw_create *request,
+                                   struct withdrawal *out);
+    cash_result (*withdraw_get)(struct store *store, const char *account_id,
+                                const char *withdraw_id, struct withdrawal *out);
+    cash_result (*withdraw_list)(struct store *store, const struct withdraw_query *query,
+                                 struct withdrawal *out, size_t *count_out, bool *has_more_out);
+    cash_result (*withdraw_cancel)(struct store *store, const char *account_id,
+                                   const char *withdraw_id, const char *history_id, int64_t now_ms,
+                                   struct withdrawal *out);
+
+    cash_result (*ledger_verify)(struct store *store,
+                                 void (*report)(void *context, const char *problem),
+                                 void *context, size_t *problems_out);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/*
+ * Opens the store named by url: "sqlite:PATH" (the embedded default). On success *out is owned by
+ * the caller and released with store_close(). CASH_VALIDATION_ERROR for an unknown scheme.
+ */
+cash_result store_open(const char *url, struct store **out, char *why, size_t why_size);
+void store_close(struct store *store);
+
+/* Creates or migrates the schema to the newest version; *version_out is that version. */
+cash_result store_migrate(struct store *store, int *version_out);
+
+/* Accounts. account_create: CASH_CONFLICT if the id exists. account_update: CASH_NOT_FOUND. */
+cash_result store_account_create(struct store *store, const struct account *account);
+cash_result store_account_get(struct store *store, const char *account_id, struct account *out);
+cash_result store_account_update(struct store *store, const char *account_id,
+                                 const struct account_update *update);
+
+/* Members. member_create: CASH_NOT_FOUND if the account does not exist. */
+cash_result store_member_create(struct store *store, const struct member *member);
+cash_result store_member_get(struct store *store, const char *member_id, struct member *out);
+cash_result store_member_update(struct store *store, const char *member_id,
+                                const struct member_update *update);
+
+/* API keys. api_key_get fills the member and account fields of struct api_key (a join). */
+cash_result store_api_key_create(struct store *store, const struct api_key *key, int64_t now_ms);
+cash_result store_api_key_get(struct store *store, const char *api_key, struct api_key *out);
+cash_result store_api_key_revoke(struct store *store, const char *api_key);
+
+/*
+ * SPEC 1: remembers a used signature until expires_ms, durably. CASH_DUPLICATED_SIGNATURE if the
+ * same (api_key, signature) is remembered and not expired. Prunes expired rows now and then.
+ */
+cash_result store_replay_remember(struct store *store, const char *api_key,
+                                  const char *signature_hex, int64_t now_ms, int64_t expires_ms);
+
+/* A manual recharge: balance += amount_won (> 0) with a HISTORY_RECHARGE entry, in one transaction. */
+cash_result store_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
+                                 const char *memo, const char *history_id, int64_t now_ms,
+                                 struct history_entry *out);
+/* Ledger entries newest first; out has room for query->limit entries. */
+cash_result store_history_list(struct store *store, const struct history_query *query,
+                               struct history_entry *out, size_t *count_out);
+
+/*
+ * Registers or replaces the account's bank account. factor may be NULL only for the operator CLI;
+ * when given it is spent in the same transaction.
+ */
+cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
+                                   struct second_factor *factor);
+cash_result store_bank_account_get(struct store *store, const char *account_id,
+                                   struct bank_account *out);
+/* CASH_NOT_FOUND if none is registered (and then the factor is not spent). */
+cash_result store_bank_account_delete(struct store *store, const char *account_id,
+                                      struct second_factor *factor);
+
+/* Verifications (SPEC 5). */
+cash_result store_verification_create(struct store *store, const struct verification *v);
+cash_result store_verification_get(struct store *store, const char *verification_id,
+                                   struct verification *out);
+/*
+ * Records one confirmation attempt in one transaction, re-checking the state inside it:
+ * CASH_VERIFICATION_EXPIRED past window_ms after creation, CASH_TOO_MANY_ATTEMPTS when locked,
+ * CASH_INVALID_STATUS when not PENDING. A correct code confirms it (confirmed_ms = now_ms);
+ * a wrong one counts an attempt, locks it at VERIFICATION_ATTEMPTS_MAX, and returns
+ * CASH_INVALID_VERIFICATION_CODE (or CASH_TOO_MANY_ATTEMPTS on the locking attempt). *out holds
+ * the row after the attempt for CASH_OK and for both wrong-code results.
+ */
+cash_result store_verification_attempt(struct store *store, const char *verification_id,
+                                       bool code_correct, int64_t now_ms, int64_t window_ms,
+                                       struct verification *out);
+/* Marks a verification whose delivery failed as FAILED: it can never be confirmed. */
+cash_result store_verification_fail(struct store *store, const char *verification_id);
+
+/* Withdrawals. */
+cash_result store_withdraw_create(struct store *store, struct withdraw_create *request,
+                                  struct withdrawal *out);
+/* account_id NULL means any account (operator); otherwise another account's row is CASH_NOT_FOUND. */
+cash_result store_withdraw_get(struct store *store, const char *account_id,
+                               const char *withdraw_id, struct withdrawal *out);
+/* Newest first (withdrawId descending); out has room for query->limit rows. */
+cash_result store_withdraw_list(struct store *store, const struct withdraw_query *query,
+                                struct withdrawal *out, size_t *count_out, bool *has_more_out);
+/*
+ * The account cancels its own withdrawal: PENDING or CONFIRMED and not processing, else
+ * CASH_INVALID_STATUS. Status CANCELED and the whole totalAmount credited back with a
+ * HISTORY_WITHDRAW_REFUND entry (history_id), in one transaction.
+ */
+cash_result store_withdraw_cancel(struct store *store, const char *account_id,
+                                  const char *withdraw_id, const char *history_id, int64_t now_ms,
+                                  struct withdrawal *out);
+
+/*
+ * SPEC 3: checks every invariant - each account's ledger sums to its balance and chains old to new
+ * values, no balance is negative, each withdrawal has exactly one debit entry of -totalAmount and
+ * each CANCELED/REJECTED/FAILED one exactly one refund of +totalAmount, amount + fee = total.
+ * Calls report() once per problem found; *problems_out is their number.
+ */
+cash_result store_ledger_verify(struct store *store,
+                                void (*report)(void *context, const char *problem), void *context,
+                                size_t *problems_out);
+
+/* Backend constructors, used by store_open() only. */
+cash_result store_sqlite_open(const char *path, struct store **out, char *why, size_t why_size);
+
+#endif
