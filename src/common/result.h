@@ -34,7 +34,9 @@
     X(CASH_TOO_MANY_ATTEMPTS, 429, "TooManyAttempts", "too many wrong codes: the verification is locked") \
     X(CASH_CONFLICT, 409, "Conflict", "the resource already exists")                                   \
     X(CASH_SERVICE_UNAVAILABLE, 503, "ServiceUnavailable", "the service is busy, try again")           \
-    X(CASH_INTERNAL_ERROR, 500, "InternalError", "an internal error occurred")
+    X(CASH_INTERNAL_ERROR, 500, "InternalError", "an internal error occurred")                       \
+    X(CASH_URI_TOO_LONG, 414, "URITooLong", "the URL is longer than 2048 bytes")                   \
+    X(CASH_HEADERS_TOO_LARGE, 431, "HeadersTooLarge", "the request headers are larger than 8 KiB")
 
 typedef enum cash_result {
 #define CASH_RESULT_ENUM(code, status, name, message) code,

@@ -56,6 +56,9 @@ struct http_server *http_server_start(const struct http_server_options *options,
                                       size_t why_size);
 /* The port actually bound (useful with port 0). */
 unsigned http_server_port(const struct http_server *server);
+/* The address actually bound, "HOST:PORT" or "[HOST]:PORT" with numeric host and the real port;
+ * static storage inside server, valid until http_server_stop. */
+const char *http_server_address(const struct http_server *server);
 /* Stops accepting, finishes the requests in flight, and frees the server. */
 void http_server_stop(struct http_server *server);
 

@@ -1,0 +1,166 @@
+/*
+ * api_internal.h - what the files of src/api share: the api object, one request as a handler
+ * sees it, the route table, and the helpers that answer (JSON out, errors) and check input.
+ */
+#ifndef CASH_API_INTERNAL_H
+#define CASH_API_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "auth/auth.h"
+#include "common/result.h"
+#include "domain/money.h"
+
+/* Room for a message that names a field or a parameter. */
+#define API_WHY_BYTES_MAX 256
+/* Retry-After of a 503: the database was busy for DB_TIMEOUT_MS already. */
+#define API_RETRY_AFTER_SECONDS 1
+
+_Static_assert(WITHDRAW_ID_LENGTH == VERIFICATION_ID_LENGTH, "one id buffer fits both");
+
+struct api {
+    const struct config *config;
+    struct store *store;
+    const struct keyring *keyring;
+    struct money_rules money;
+};
+
+/* One admitted request: routed, authenticated, authorised, its body parsed. */
+struct api_call {
+    const struct api *api;
+    const struct http_request *request;
+    const struct api_key *key; /* the caller */
+    json_t *body;              /* borrowed: the body object for JSON routes, else NULL */
+    const char *id;            /* the {id} path segment; "" when the route has none or it is
+                                  longer than an id could be */
+    int64_t now_ms;
+};
+
+typedef void (*api_route_handler)(const struct api_call *call, struct http_response *response);
+
+enum api_body { API_BODY_NONE, API_BODY_JSON };
+/* API_PARAMS_NONE: any query parameter is refused before the handler runs; API_PARAMS_OWN: the
+ * handler checks its own. */
+enum api_params { API_PARAMS_NONE, API_PARAMS_OWN };
+
+struct api_route {
+    const char *method;
+    const char *pattern; /* "/cash/v1/withdraw/{id}/cancel": at most one {id} segment */
+    enum auth_access access;
+    enum api_body body;
+    enum api_params params;
+    api_route_handler handler;
+};
+
+struct api_match {
+    const struct api_route *route;
+    char id[WITHDRAW_ID_LENGTH + 1];
+};
+
+/* ---- router.c ---- */
+
+/*
+ * Finds the route of method and path. CASH_NOT_FOUND for a path no route has (a trailing slash
+ * makes another path); CASH_METHOD_NOT_ALLOWED when the path is known but not with this method,
+ * with the methods it takes written to allow ("GET, POST"). allow is "" otherwise.
+ */
+cash_result api_route_find(const char *method, const char *path, struct api_match *out, char *allow,
+                           size_t allow_size);
+
+/* ---- api.c: the pipeline's pure checks ---- */
+
+/* True for "application/json", optionally followed by "; charset=utf-8" (any case, optional
+ * spaces around the ';'). False for NULL and for anything else. */
+bool api_content_type_is_json(const char *content_type);
+/* True if value nests objects or arrays deeper than depth_max (a bare object is depth 1). */
+bool api_json_too_deep(json_t *value, size_t depth_max);
+/*
+ * Parses a body that must be one JSON object: CASH_INVALID_JSON with jansson's reason in why for
+ * bad syntax, invalid UTF-8, a duplicated key, another type or nesting deeper than JSON_DEPTH_MAX;
+ * CASH_VALIDATION_ERROR for an integer outside 64 bits. On CASH_OK *out is a new reference.
+ */
+cash_result api_json_parse(const char *body, size_t length, json_t **out, char *why,
+                           size_t why_size);
+
+/* ---- replies ---- */
+
+/* Answers status with root dumped compactly; takes the reference to root (NULL: a 500). */
+void api_reply(struct http_response *response, unsigned status, json_t *root);
+/* Answers the result's status with {"errorCode", "errorMessage"}: why when not empty, else the
+ * result's default message. */
+void api_error(struct http_response *response, cash_result result, const char *why);
+
+/* ---- json.c: the wire shapes (docs/API.md) ---- */
+
+/* Sets key of object to value; returns 0, or -1 when value is NULL or out of memory. Like
+ * json_object_set_new, which it calls, it steals the reference to value either way. */
+int api_json_put(json_t *object, const char *key, json_t *value);
+/* ISO 8601 UTC with milliseconds; api_json_date_or_null gives null for 0. */
+json_t *api_json_date(int64_t ms);
+json_t *api_json_date_or_null(int64_t ms);
+/* A string, or null for "". */
+json_t *api_json_text_or_null(const char *text);
+/* Money and counts are JSON integers (json_int_t is long long: every int64_t fits). */
+json_t *api_json_integer(int64_t value);
+
+/* The 17 fields of a withdrawal in the seed's order (SPEC 1); NULL if out of memory. */
+json_t *api_withdrawal_json(const struct withdrawal *withdrawal);
+/* One ledger entry (SPEC 2). */
+json_t *api_history_json(const struct history_entry *entry);
+/* The registered bank account, its number masked. */
+json_t *api_bank_account_json(const struct bank_account *bank);
+/* A verification as its owner sees it now (SPEC 5). */
+json_t *api_verification_json(const struct verification *verification, int64_t now_ms,
+                              int64_t window_ms, int64_t uses_max);
+
+/* ---- input checks shared by the handlers ---- */
+
+/* CASH_VALIDATION_ERROR naming the first field of body that is not in allowed (NULL-ended). */
+cash_result api_fields_allowed(json_t *body, const char *const allowed[], char *why,
+                               size_t why_size);
+/* The string field name of body: CASH_VALIDATION_ERROR if missing (when required) or not a
+ * string. *out is NULL for an absent optional field; borrowed from body. */
+cash_result api_field_string(json_t *body, const char *name, bool required, const char **out,
+                             char *why, size_t why_size);
+/* CASH_VALIDATION_ERROR naming key as an unknown query parameter. */
+cash_result api_param_unknown(const char *key, char *why, size_t why_size);
+/* CASH_VALIDATION_ERROR naming the first query parameter, for routes that accept none. */
+cash_result api_params_none(const struct http_request *request, char *why, size_t why_size);
+/* Parses an optional '-' and 1 to 18 digits; false for anything else. */
+bool api_parse_integer(const char *text, int64_t *out);
+/*
+ * The second factor of a cash-writing request (SPEC 5): the caller, the X-Verification-Id
+ * header if sent (CASH_SECOND_FACTOR_REQUIRED if it is not an id), the window and the uses.
+ */
+cash_result api_second_factor(const struct api_call *call, struct second_factor *out, char *why,
+                              size_t why_size);
+/* config->verification_window_seconds in milliseconds. */
+int64_t api_verification_window_ms(const struct api *api);
+/* True if the {id} of call is a 32-digit id. */
+bool api_id_valid(const struct api_call *call);
+
+/* ---- handlers, one file per resource ---- */
+
+void api_withdraw_create(const struct api_call *call, struct http_response *response);
+void api_withdraw_list(const struct api_call *call, struct http_response *response);
+void api_withdraw_quote(const struct api_call *call, struct http_response *response);
+void api_withdraw_get(const struct api_call *call, struct http_response *response);
+void api_withdraw_cancel(const struct api_call *call, struct http_response *response);
+
+void api_balance_get(const struct api_call *call, struct http_response *response);
+void api_balance_history(const struct api_call *call, struct http_response *response);
+
+void api_bank_register(const struct api_call *call, struct http_response *response);
+void api_bank_get(const struct api_call *call, struct http_response *response);
+void api_bank_delete(const struct api_call *call, struct http_response *response);
+
+void api_verification_create(const struct api_call *call, struct http_response *response);
+void api_verification_confirm(const struct api_call *call, struct http_response *response);
+void api_verification_get(const struct api_call *call, struct http_response *response);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * withdraw.c - /cash/v1/withdraw: request (SPEC 1, 3), list, quote, one, cancel (SPEC 2, 4).
+ */
+#include "api/api_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ids.h"
+#include "common/timeutil.h"
+#include "domain/query.h"
+
+/* SPEC 3: body exactly {"amount": <JSON integer>}. */
+static cash_result api_amount_from_body(json_t *body, int64_t *out, char *why, size_t why_size)
+{
+    static const char *const fields[] = {"amount", NULL};
+    cash_result result = api_fields_allowed(body, fields, why, why_size);
+    if (result != CASH_OK) {
+        return result;
+    }
+    json_t *amount = json_object_get(body, "amount");
+    if (amount == NULL) {
+        snprintf(why, why_size, "amount is required");
+        return CASH_VALIDATION_ERROR;
+    }
+    if (!json_is_integer(amount)) {
+        snprintf(why, why_size, "amount must be an integer");
+        return CASH_VALIDATION_ERROR;
+    }
+    *out = json_integer_value(amount);
+    return CASH_OK;
+}
+
+/* The caller's part of a new withdrawal: ids, money and times; the store adds the rest. */
+static cash_result api_withdraw_prepare(const struct api_call *call,
+                                        const struct withdraw_quote *quote,
+                                        struct second_factor *factor,
+                                        struct withdraw_create *create)
+{
+    struct withdrawal *withdrawal = &create->withdrawal;
+    memset(create, 0, sizeof(*create));
+    if (!id_sortable_new(call->now_ms, withdrawal->withdraw_id) ||
+        !id_sortable_new(call->now_ms, create->history_id)) {
+        return CASH_INTERNAL_ERROR;
+    }
+    snprintf(withdrawal->account_id, sizeof(withdrawal->account_id), "%s", call->key->account_id);
+    snprintf(withdrawal->member_id, sizeof(withdrawal->member_id), "%s", call->key->member_id);
+    withdrawal->amount_won = quote->amount_won;
+    withdrawal->fee_won = quote->fee_won;
+    withdrawal->total_amount_won = quote->total_amount_won;
+    withdrawal->created_ms = call->now_ms;
+    withdrawal->updated_ms = call->now_ms;
+    create->day_start_ms = kst_day_start_ms(call->now_ms);
+    create->daily_limit_won = call->api->money.daily_limit_won;
+    create->factor = factor;
+    return CASH_OK;
+}
+
+void api_withdraw_create(const struct api_call *call, struct http_response *response)
+{
+    char why[API_WHY_BYTES_MAX] = "";
+    int64_t total_won = 0;
+    struct withdraw_quote quote;
+    struct second_factor factor;
+    struct withdraw_create create;
+    struct withdrawal created;
+    cash_result result = api_amount_from_body(call->body, &total_won, why, sizeof(why));
+    if (result == CASH_OK) {
+        result = money_quote(&call->api->money, total_won, &quote, why, sizeof(why));
+    }
+    if (result == CASH_OK) {
+        result = api_second_factor(call, &factor, why, sizeof(why));
+    }
+    if (result == CASH_OK) {
+        result = api_withdraw_prepare(call, &quote, &factor, &create);
+    }
+    if (result == CASH_OK) {
+        /* SPEC 3: second factor, bank account, daily limit and balance, in one transaction. */
+        result = store_withdraw_create(call->api->store, &create, &created);
+    }
+    if (result != CASH_OK) {
+        api_error(response, result, why);
+        return;
+    }
+    api_reply(response, 200, api_withdrawal_json(&created));
+}
+
+/* GET /cash/v1/withdraw/quote?amount=N: the only parameter, once, an integer. */
+static cash_result api_quote_amount(const struct http_request *request, int64_t *out, char *why,
+                                    size_t why_size)
+{
+    const char *text = NULL;
+    for (size_t i = 0; i < request->param_count; i++) {
+        if (strcmp(request->params[i].key, "amount") != 0) {
+            return api_param_unknown(request->params[i].key, why, why_size);
+        }
+        if (text != NULL) {
+            snprintf(why, why_size, "query parameter amount is repeated");
+            return CASH_VALIDATION_ERROR;
+        }
+        text = request->params[i].value;
+    }
+    if (text == NULL) {
+        snprintf(why, why_size, "query parameter amount is required");
+        return CASH_VALIDATION_ERROR;
+    }
+    if (!api_parse_integer(text, out)) {
+        snprintf(why, why_size, "query parameter amount must be an integer");
+        return CASH_VALIDATION_ERROR;
+    }
+    return CASH_OK;
+}
+
+void api_withdraw_quote(const struct api_call *call, struct http_response *response)
+{
+    char why[API_WHY_BYTES_MAX] = "";
+    int64_t total_won = 0;
+    struct withdraw_quote quote;
+    cash_result result = api_quote_amount(call->request, &total_won, why, sizeof(why));
+    if (result == CASH_OK) {
+        result = money_quote(&call->api->money, total_won, &quote, why, sizeof(why));
+    }
+    if (result != CASH_OK) {
+        api_error(response, result, why);
+        return;
+    }
+    json_t *object = json_object();
+    int failed = object == NULL ? -1 : 0;
+    if (object != NULL) {
+        failed |= api_json_put(object, "totalAmount", api_json_integer(quote.total_amount_won));
+        failed |= api_json_put(object, "fee", api_json_integer(quote.fee_won));
+        failed |= api_json_put(object, "amount", api_json_integer(quote.amount_won));
+    }
+    if (failed != 0) {
+        json_decref(object);
+        object = NULL;
+    }
+    api_reply(response, 200, object);
+}
+
+/*
+ * nextKey: the withdrawId that starts the next page. The page ended at `last` and the store said
+ * more rows follow; the same query started at `last` (inclusive) names the row after it.
+ */
+static cash_result api_withdraw_next_key(const struct api_call *call,
+                                         const struct withdraw_query *query,
+                                         const struct withdrawal *last,
+                                         char next_key[WITHDRAW_ID_LENGTH + 1])
+{
+    struct withdraw_query next = *query;
+    struct withdrawal rows[2];
+    size_t count = 0;
+    bool has_more = false;
+    snprintf(next.start_key, sizeof(next.start_key), "%s", last->withdraw_id);
+    next.limit = 2;
+    cash_result result = store_withdraw_list(call->api->store, &next, rows, &count, &has_more);
+    next_key[0] = '\0';
+    if (result == CASH_OK && count == 2) {
+        snprintf(next_key, WITHDRAW_ID_LENGTH + 1, "%s", rows[1].withdraw_id);
+    }
+    return result;
+}
+
+static json_t *api_withdraw_page_json(const struct withdrawal *rows, size_t count,
+                                      const char *next_key)
+{
+    json_t *object = json_object();
+    json_t *data = json_array();
+    int failed = 0;
+    if (object == NULL || data == NULL) {
+        json_decref(object);
+        json_decref(data);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++) {
+        /* json_array_append_new steals the reference to the new element. */
+        json_t *row = api_withdrawal_json(&rows[i]);
+        failed |= row == NULL ? -1 : json_array_append_new(data, row);
+    }
+    failed |= api_json_put(object, "data", data);
+    failed |= api_json_put(object, "nextKey", api_json_text_or_null(next_key));
+    if (failed != 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+void api_withdraw_list(const struct api_call *call, struct http_response *response)
+{
+    char why[API_WHY_BYTES_MAX] = "";
+    char next_key[WITHDRAW_ID_LENGTH + 1] = "";
+    struct withdraw_query query;
+    struct withdrawal *rows = NULL;
+    size_t count = 0;
+    bool has_more = false;
+    memset(&query, 0, sizeof(query));
+    cash_result result = withdraw_query_parse(call->request->params, call->request->param_count,
+                                              &query, why, sizeof(why));
+    if (result != CASH_OK) {
+        api_error(response, result, why);
+        return;
+    }
+    snprintf(query.account_id, sizeof(query.account_id), "%s", call->key->account_id);
+    rows = calloc(query.limit, sizeof(*rows));
+    if (rows == NULL) {
+        api_error(response, CASH_INTERNAL_ERROR, NULL);
+        return;
+    }
+    result = store_withdraw_list(call->api->store, &query, rows, &count, &has_more);
+    if (result == CASH_OK && has_more && count > 0) {
+        result = api_withdraw_next_key(call, &query, &rows[count - 1], next_key);
+    }
+    if (result != CASH_OK) {
+        api_error(response, result, NULL);
+        goto out_free_rows;
+    }
+    api_reply(response, 200, api_withdraw_page_json(rows, count, next_key));
+out_free_rows:
+    free(rows);
+}
+
+void api_withdraw_get(const struct api_call *call, struct http_response *response)
+{
+    struct withdrawal withdrawal;
+    if (!api_id_valid(call)) {
+        api_error(response, CASH_NOT_FOUND, NULL);
+        return;
+    }
+    cash_result result =
+        store_withdraw_get(call->api->store, call->key->account_id, call->id, &withdrawal);
+    if (result != CASH_OK) {
+        api_error(response, result, NULL);
+        return;
+    }
+    api_reply(response, 200, api_withdrawal_json(&withdrawal));
+}
+
+void api_withdraw_cancel(const struct api_call *call, struct http_response *response)
+{
+    char history_id[HISTORY_ID_LENGTH + 1];
+    struct withdrawal withdrawal;
+    if (!api_id_valid(call)) {
+        api_error(response, CASH_NOT_FOUND, NULL);
+        return;
+    }
+    if (!id_sortable_new(call->now_ms, history_id)) {
+        api_error(response, CASH_INTERNAL_ERROR, NULL);
+        return;
+    }
+    /* SPEC 4: the whole totalAmount returns to the balance in the same transaction. */
+    cash_result result = store_withdraw_cancel(call->api->store, call->key->account_id, call->id,
+                                               history_id, call->now_ms, &withdrawal);
+    if (result != CASH_OK) {
+        api_error(response, result, NULL);
+        return;
+    }
+    api_reply(response, 200, api_withdrawal_json(&withdrawal));
+}

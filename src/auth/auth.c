@@ -1,0 +1,195 @@
+#include "auth/auth.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/auth_header.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+
+#define AUTH_MESSAGE_BYTES_MAX (AUTH_DATE_BYTES_MAX + AUTH_SALT_BYTES_MAX + 1)
+#define AUTH_HMAC_HEX_BYTES    65
+
+/* The HMAC of date + salt under the secret, as lower-case hex. */
+static bool auth_signature_hex(enum hmac_method method, const char *secret, const char *date,
+                               const char *salt, char out_hex[AUTH_HMAC_HEX_BYTES])
+{
+    char message[AUTH_MESSAGE_BYTES_MAX];
+    int length = snprintf(message, sizeof(message), "%s%s", date, salt);
+    if (length < 0 || (size_t)length >= sizeof(message)) {
+        return false;
+    }
+    return crypto_hmac_hex(method, secret, strlen(secret), message, (size_t)length, out_hex,
+                           AUTH_HMAC_HEX_BYTES);
+}
+
+/* SPEC 1: a date more than 15 minutes from server time is refused, and says so. */
+static cash_result auth_check_skew(const struct auth_header *header, int64_t now_ms, char *why,
+                                   size_t why_size)
+{
+    int64_t skew_ms = now_ms - header->date_ms;
+    if (skew_ms < 0) {
+        skew_ms = -skew_ms;
+    }
+    if (skew_ms > (int64_t)AUTH_SKEW_SECONDS_MAX * 1000) {
+        char server_time[ISO8601_BYTES_MAX];
+        iso8601_format(now_ms, server_time);
+        snprintf(why, why_size, "server time is %s; allowed skew is %d minutes", server_time,
+                 AUTH_SKEW_SECONDS_MAX / 60);
+        return CASH_REQUEST_TIME_TOO_SKEWED;
+    }
+    return CASH_OK;
+}
+
+/* Opens the key's secret and compares the expected signature with the header's. */
+static cash_result auth_check_signature(const struct keyring *keyring, const struct api_key *key,
+                                        const struct auth_header *header, char *why,
+                                        size_t why_size)
+{
+    char secret[SEALED_BYTES_MAX + 1];
+    char expected[AUTH_HMAC_HEX_BYTES];
+    cash_result result = CASH_OK;
+    if (!crypto_open(keyring, key->sealed_secret, secret, sizeof(secret))) {
+        log_error("cannot open the secret of API key %s with data key %s", key->api_key,
+                  keyring->key_id);
+        snprintf(why, why_size, "%s", result_message(CASH_INTERNAL_ERROR));
+        return CASH_INTERNAL_ERROR;
+    }
+    if (!auth_signature_hex(header->method, secret, header->date, header->salt, expected)) {
+        snprintf(why, why_size, "%s", result_message(CASH_INTERNAL_ERROR));
+        result = CASH_INTERNAL_ERROR;
+        goto out_wipe;
+    }
+    if (!crypto_equal(expected, strlen(expected), header->signature, strlen(header->signature))) {
+        snprintf(why, why_size, "%s", result_message(CASH_SIGNATURE_DOES_NOT_MATCH));
+        result = CASH_SIGNATURE_DOES_NOT_MATCH;
+    }
+out_wipe:
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(expected, sizeof(expected));
+    return result;
+}
+
+/* Looks the key up: unknown and revoked keys are both CASH_INVALID_API_KEY. */
+static cash_result auth_find_key(struct store *store, const char *api_key, struct api_key *key,
+                                 char *why, size_t why_size)
+{
+    cash_result result = store_api_key_get(store, api_key, key);
+    if (result == CASH_OK && key->revoked) {
+        result = CASH_NOT_FOUND;
+    }
+    if (result == CASH_NOT_FOUND) {
+        snprintf(why, why_size, "%s", result_message(CASH_INVALID_API_KEY));
+        return CASH_INVALID_API_KEY;
+    }
+    if (result != CASH_OK) {
+        snprintf(why, why_size, "%s", result_message(result));
+    }
+    return result;
+}
+
+/* SPEC 1: header, skew, key, signature, then the replay cache; see auth.h for the order. */
+cash_result auth_authenticate(struct store *store, const struct keyring *keyring,
+                              const char *header, int64_t now_ms, struct api_key *out, char *why,
+                              size_t why_size)
+{
+    struct auth_header parsed;
+    struct api_key key;
+    if (header == NULL) {
+        snprintf(why, why_size, "%s", result_message(CASH_UNAUTHORIZED));
+        return CASH_UNAUTHORIZED;
+    }
+    cash_result result = auth_header_parse(header, strnlen(header, AUTH_HEADER_BYTES_MAX + 1),
+                                           &parsed, why, why_size);
+    if (result == CASH_OK) {
+        result = auth_check_skew(&parsed, now_ms, why, why_size);
+    }
+    if (result == CASH_OK) {
+        result = auth_find_key(store, parsed.api_key, &key, why, why_size);
+    }
+    if (result == CASH_OK) {
+        result = auth_check_signature(keyring, &key, &parsed, why, why_size);
+    }
+    if (result != CASH_OK) {
+        return result;
+    }
+    /* A date up to 15 minutes ahead is accepted, so the signature is kept 30 minutes past
+     * whichever of the date and now is later. */
+    int64_t keep_ms = (int64_t)AUTH_REPLAY_KEEP_SECONDS * 1000;
+    int64_t latest_ms = parsed.date_ms > now_ms ? parsed.date_ms : now_ms;
+    result =
+        store_replay_remember(store, parsed.api_key, parsed.signature, now_ms, latest_ms + keep_ms);
+    if (result != CASH_OK) {
+        snprintf(why, why_size, "%s", result_message(result));
+        return result;
+    }
+    *out = key;
+    return CASH_OK;
+}
+
+/* SPEC 1: the roles and their member permissions (role-cash:read, role-cash:write). */
+static bool auth_role_allows(enum member_role role, enum auth_access access)
+{
+    switch (role) {
+    case ROLE_OWNER:
+        return true;
+    case ROLE_DEVELOPER:
+    case ROLE_MEMBER:
+        return access == AUTH_ACCESS_READ;
+    }
+    return false;
+}
+
+/* SPEC 1 and docs/API.md: scope, role, account status, member status, then (to write) the
+ * account's identity verification; the first that fails is the answer. */
+cash_result auth_authorize(const struct api_key *key, enum auth_access access)
+{
+    unsigned scope = access == AUTH_ACCESS_WRITE ? SCOPE_CASH_WRITE : SCOPE_CASH_READ;
+    if ((key->scopes & scope) == 0) {
+        return CASH_MISSING_ACCOUNT_PERMISSION;
+    }
+    if (!auth_role_allows(key->role, access)) {
+        return CASH_MISSING_MEMBER_PERMISSION;
+    }
+    if (key->account_status != ACCOUNT_ACTIVE) {
+        return CASH_ACCOUNT_NOT_ACTIVE;
+    }
+    if (key->member_status != MEMBER_ACTIVE) {
+        return CASH_MEMBER_NOT_ACTIVE;
+    }
+    if (access == AUTH_ACCESS_WRITE && key->account_verified == VERIFIED_NONE) {
+        return CASH_ACCOUNT_NOT_VERIFIED;
+    }
+    return CASH_OK;
+}
+
+/*
+ * Builds the header value and parses it back, so that it never writes a header that cashd
+ * itself would refuse: CASH_VALIDATION_ERROR for a bad key, date or salt, CASH_INTERNAL_ERROR
+ * when out is too small or the HMAC fails.
+ */
+cash_result auth_sign(enum hmac_method method, const char *api_key, const char *api_secret,
+                      const char *date, const char *salt, char *out, size_t out_size)
+{
+    char signature[AUTH_HMAC_HEX_BYTES];
+    char why[160];
+    struct auth_header parsed;
+    if (!auth_signature_hex(method, api_secret, date, salt, signature)) {
+        return strlen(date) + strlen(salt) >= AUTH_MESSAGE_BYTES_MAX ? CASH_VALIDATION_ERROR
+                                                                     : CASH_INTERNAL_ERROR;
+    }
+    int length = snprintf(out, out_size, "%s apiKey=%s, date=%s, salt=%s, signature=%s",
+                          method == HMAC_METHOD_MD5 ? "HMAC-MD5" : "HMAC-SHA256", api_key, date,
+                          salt, signature);
+    OPENSSL_cleanse(signature, sizeof(signature));
+    if (length < 0 || (size_t)length >= out_size) {
+        out[0] = '\0';
+        return CASH_INTERNAL_ERROR;
+    }
+    cash_result result = auth_header_parse(out, (size_t)length, &parsed, why, sizeof(why));
+    if (result != CASH_OK) {
+        out[0] = '\0';
+    }
+    return result;
+}

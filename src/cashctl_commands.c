@@ -1,0 +1,637 @@
+/*
+ * cashctl_commands.c - the operator commands that create or change records (SPEC 6): accounts,
+ * members, API keys, manual recharges, bank accounts, and the withdrawal listing. Each command
+ * validates every argument with the domain's own rules before it touches the store.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "cashctl.h"
+#include "common/ids.h"
+#include "common/limits.h"
+#include "common/timeutil.h"
+#include "domain/bank.h"
+#include "domain/names.h"
+#include "domain/query.h"
+#include "domain/types.h"
+
+#define CLI_AMOUNT_DIGITS_MAX 13 /* AMOUNT_WON_ABSOLUTE_MAX has 13 digits */
+#define CLI_PHONE_DIGITS_MIN 4
+
+_Static_assert(AMOUNT_WON_ABSOLUTE_MAX < 10000000000000LL, "an amount fits in 13 digits");
+
+/* ---- argument checks ---- */
+
+/* Roughly an address: local@domain.tld, printable ASCII without spaces, quotes or brackets. */
+static bool cli_email_valid(const char *text)
+{
+    size_t length = strlen(text);
+    if (length < 3 || length > EMAIL_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c <= ' ' || c >= 0x7f || strchr("\"(),:;<>[\\]", c) != NULL) {
+            return false;
+        }
+    }
+    const char *at = strchr(text, '@');
+    if (at == NULL || at == text || strchr(at + 1, '@') != NULL) {
+        return false;
+    }
+    const char *dot = strrchr(at + 1, '.');
+    return dot != NULL && dot > at + 1 && dot[1] != '\0';
+}
+
+/* Digits with single hyphens between them, optionally after a leading '+'. */
+static bool cli_phone_valid(const char *text)
+{
+    size_t length = strlen(text);
+    size_t start = (text[0] == '+') ? 1 : 0;
+    size_t digits = 0;
+    if (length == 0 || length > PHONE_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = start; i < length; i++) {
+        bool is_digit = text[i] >= '0' && text[i] <= '9';
+        bool is_hyphen_between_digits =
+            text[i] == '-' && i > start && text[i - 1] != '-' && i + 1 < length;
+        if (!is_digit && !is_hyphen_between_digits) {
+            return false;
+        }
+        digits += is_digit ? 1 : 0;
+    }
+    return digits >= CLI_PHONE_DIGITS_MIN;
+}
+
+/* A bounded decimal parse: 1..AMOUNT_WON_ABSOLUTE_MAX, digits only. */
+static bool cli_amount_parse(const char *text, int64_t *out)
+{
+    size_t length = strlen(text);
+    if (length == 0 || length > CLI_AMOUNT_DIGITS_MAX || !id_is_digits(text, length)) {
+        return false;
+    }
+    errno = 0;
+    long long value = strtoll(text, NULL, 10);
+    if (errno != 0 || value < 1 || value > AMOUNT_WON_ABSOLUTE_MAX) {
+        return false;
+    }
+    *out = (int64_t)value;
+    return true;
+}
+
+static bool cli_on_off_parse(const char *text, bool *out)
+{
+    if (strcmp(text, "on") == 0 || strcmp(text, "off") == 0) {
+        *out = strcmp(text, "on") == 0;
+        return true;
+    }
+    return false;
+}
+
+/* ---- accounts ---- */
+
+static json_t *cli_account_json(const struct account *account)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:o, s:o}", "accountId", account->account_id,
+                     "status", account_status_name(account->status), "verified",
+                     account_verified_name(account->verified), "balance",
+                     (json_int_t)account->balance_won, "point", (json_int_t)account->point_won,
+                     "autoRecharge", account->auto_recharge ? 1 : 0, "dateCreated",
+                     cli_json_date(account->created_ms), "dateUpdated",
+                     cli_json_date(account->updated_ms));
+}
+
+/* Reads --status, --verified and --auto-recharge into update; exit code. */
+static int cli_account_options(const struct cli *cli, struct account_update *update)
+{
+    const char *status = cli_option(cli, "status");
+    const char *verified = cli_option(cli, "verified");
+    const char *auto_recharge = cli_option(cli, "auto-recharge");
+    if (status != NULL) {
+        update->has_status = true;
+        if (!account_status_parse(status, &update->status)) {
+            return cli_fail(CLI_EXIT_USAGE, "bad account status '%s' (ACTIVE, INACTIVE, DELETED)",
+                            status);
+        }
+    }
+    if (verified != NULL) {
+        update->has_verified = true;
+        if (!account_verified_parse(verified, &update->verified)) {
+            return cli_fail(CLI_EXIT_USAGE, "bad --verified '%s' (personal, business, none)",
+                            verified);
+        }
+    }
+    if (auto_recharge != NULL) {
+        update->has_auto_recharge = true;
+        if (!cli_on_off_parse(auto_recharge, &update->auto_recharge)) {
+            return cli_fail(CLI_EXIT_USAGE, "bad --auto-recharge '%s' (on, off)", auto_recharge);
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* cashctl account create [--status S] [--verified T]: prints the new accountId. */
+int cli_run_account_create(struct cli *cli)
+{
+    struct account_update options = {.status = ACCOUNT_ACTIVE, .verified = VERIFIED_NONE};
+    int exit_code = cli_account_options(cli, &options);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    struct account account = {.status = options.status, .verified = options.verified};
+    account.created_ms = time_now_ms();
+    account.updated_ms = account.created_ms;
+    if (!id_account_new(account.created_ms, account.account_id)) {
+        return cli_fail(CLI_EXIT_FAILURE, "the random source failed");
+    }
+    exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    cash_result result = store_account_create(cli->store, &account);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, NULL, NULL);
+    }
+    if (cli->json) {
+        return cli_print_json(cli_account_json(&account));
+    }
+    puts(account.account_id);
+    return CLI_EXIT_OK;
+}
+
+/* cashctl account set ACCOUNT_ID [--status S] [--verified T] [--auto-recharge on|off]. */
+int cli_run_account_set(struct cli *cli)
+{
+    const char *account_id = cli->words[2];
+    struct account_update update = {.now_ms = time_now_ms()};
+    if (!cli_is_account_id(account_id)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad account id '%s' (14 digits)", account_id);
+    }
+    int exit_code = cli_account_options(cli, &update);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    if (!update.has_status && !update.has_verified && !update.has_auto_recharge) {
+        return cli_fail(CLI_EXIT_USAGE, "account set needs --status, --verified or --auto-recharge");
+    }
+    exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    cash_result result = store_account_update(cli->store, account_id, &update);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "account", account_id);
+    }
+    if (!cli->json) {
+        return CLI_EXIT_OK;
+    }
+    struct account account;
+    result = store_account_get(cli->store, account_id, &account);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "account", account_id);
+    }
+    return cli_print_json(cli_account_json(&account));
+}
+
+/* ---- members ---- */
+
+static json_t *cli_member_json(const struct member *member)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "memberId", member->member_id,
+                     "accountId", member->account_id, "email", member->email, "phone",
+                     member->phone, "role", member_role_name(member->role), "status",
+                     member_status_name(member->status), "dateCreated",
+                     cli_json_date(member->created_ms));
+}
+
+/* Reads --role and --status into update; exit code. */
+static int cli_member_options(const struct cli *cli, struct member_update *update)
+{
+    const char *role = cli_option(cli, "role");
+    const char *status = cli_option(cli, "status");
+    if (role != NULL) {
+        update->has_role = true;
+        if (!member_role_parse(role, &update->role)) {
+            return cli_fail(CLI_EXIT_USAGE, "bad role '%s' (OWNER, DEVELOPER, MEMBER)", role);
+        }
+    }
+    if (status != NULL) {
+        update->has_status = true;
+        if (!member_status_parse(status, &update->status)) {
+            return cli_fail(CLI_EXIT_USAGE,
+                            "bad member status '%s' (UNVERIFIED, ACTIVE, INACTIVE, DELETED)",
+                            status);
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* cashctl member add ACCOUNT_ID --email E --phone P [--role R] [--status S]: the memberId. */
+int cli_run_member_add(struct cli *cli)
+{
+    const char *account_id = cli->words[2];
+    const char *email = cli_option(cli, "email");
+    const char *phone = cli_option(cli, "phone");
+    struct member_update options = {.role = ROLE_OWNER, .status = MEMBER_ACTIVE};
+    if (!cli_is_account_id(account_id)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad account id '%s' (14 digits)", account_id);
+    }
+    if (!cli_email_valid(email)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --email '%s'", email);
+    }
+    if (!cli_phone_valid(phone)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --phone '%s' (digits, '+' and '-')", phone);
+    }
+    int exit_code = cli_member_options(cli, &options);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    struct member member = {.role = options.role, .status = options.status};
+    member.created_ms = time_now_ms();
+    snprintf(member.account_id, sizeof member.account_id, "%s", account_id);
+    snprintf(member.email, sizeof member.email, "%s", email);
+    snprintf(member.phone, sizeof member.phone, "%s", phone);
+    if (!id_member_new(member.created_ms, member.member_id)) {
+        return cli_fail(CLI_EXIT_FAILURE, "the random source failed");
+    }
+    exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    cash_result result = store_member_create(cli->store, &member);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "account", account_id);
+    }
+    if (cli->json) {
+        return cli_print_json(cli_member_json(&member));
+    }
+    puts(member.member_id);
+    return CLI_EXIT_OK;
+}
+
+/* cashctl member set MEMBER_ID [--role R] [--status S]. */
+int cli_run_member_set(struct cli *cli)
+{
+    const char *member_id = cli->words[2];
+    struct member_update update = {.has_role = false};
+    if (strlen(member_id) != MEMBER_ID_LENGTH || !id_is_digits(member_id, MEMBER_ID_LENGTH)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad member id '%s' (14 digits)", member_id);
+    }
+    int exit_code = cli_member_options(cli, &update);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    if (!update.has_role && !update.has_status) {
+        return cli_fail(CLI_EXIT_USAGE, "member set needs --role or --status");
+    }
+    exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    cash_result result = store_member_update(cli->store, member_id, &update);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "member", member_id);
+    }
+    if (!cli->json) {
+        return CLI_EXIT_OK;
+    }
+    struct member member;
+    result = store_member_get(cli->store, member_id, &member);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "member", member_id);
+    }
+    return cli_print_json(cli_member_json(&member));
+}
+
+/* ---- API keys ---- */
+
+/* Fills key for member with a fresh key and sealed secret; the plain secret goes to secret_out. */
+static int cli_api_key_fill(const struct cli *cli, const struct member *member, unsigned scopes,
+                            struct api_key *key, char secret_out[AUTH_API_SECRET_LENGTH + 1])
+{
+    if (!id_api_key_new(key->api_key) || !id_api_secret_new(secret_out)) {
+        return cli_fail(CLI_EXIT_FAILURE, "the random source failed");
+    }
+    if (!crypto_seal(&cli->keyring, secret_out, strlen(secret_out), key->sealed_secret,
+                     sizeof key->sealed_secret)) {
+        return cli_fail(CLI_EXIT_FAILURE, "cannot seal the API secret");
+    }
+    snprintf(key->member_id, sizeof key->member_id, "%s", member->member_id);
+    snprintf(key->account_id, sizeof key->account_id, "%s", member->account_id);
+    key->scopes = scopes;
+    key->revoked = false;
+    key->role = member->role;
+    key->member_status = member->status;
+    return CLI_EXIT_OK;
+}
+
+/* cashctl apikey create MEMBER_ID [--scopes S]: prints "apiKey apiSecret"; the secret is
+ * stored sealed and wiped from memory. */
+int cli_run_api_key_create(struct cli *cli)
+{
+    const char *member_id = cli->words[2];
+    const char *scopes_text = cli_option(cli, "scopes");
+    unsigned scopes = SCOPE_CASH_READ | SCOPE_CASH_WRITE;
+    if (scopes_text != NULL && !scopes_parse(scopes_text, &scopes)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --scopes '%s' (cash:read,cash:write)", scopes_text);
+    }
+    if (strlen(member_id) != MEMBER_ID_LENGTH || !id_is_digits(member_id, MEMBER_ID_LENGTH)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad member id '%s' (14 digits)", member_id);
+    }
+    int exit_code = cli_load_keyring(cli);
+    if (exit_code == CLI_EXIT_OK) {
+        exit_code = cli_open_store(cli);
+    }
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    struct member member;
+    cash_result result = store_member_get(cli->store, member_id, &member);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "member", member_id);
+    }
+    struct api_key key = {.revoked = false};
+    char secret[AUTH_API_SECRET_LENGTH + 1] = "";
+    char scopes_out[SCOPES_BYTES_MAX] = "";
+    exit_code = cli_api_key_fill(cli, &member, scopes, &key, secret);
+    if (exit_code != CLI_EXIT_OK) {
+        goto out_wipe_secret;
+    }
+    result = store_api_key_create(cli->store, &key, time_now_ms());
+    if (result != CASH_OK) {
+        exit_code = cli_fail_store(result, "member", member_id);
+        goto out_wipe_secret;
+    }
+    scopes_format(scopes, scopes_out, sizeof scopes_out);
+    if (cli->json) {
+        exit_code = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiKey", key.api_key,
+                                             "apiSecret", secret, "memberId", member.member_id,
+                                             "accountId", member.account_id, "scopes", scopes_out));
+    } else {
+        printf("%s %s\n", key.api_key, secret);
+    }
+out_wipe_secret:
+    OPENSSL_cleanse(secret, sizeof secret);
+    return exit_code;
+}
+
+/* cashctl apikey revoke API_KEY. */
+int cli_run_api_key_revoke(struct cli *cli)
+{
+    const char *api_key = cli->words[2];
+    if (!cli_is_api_key(api_key)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad API key '%s' (16 letters and digits)", api_key);
+    }
+    int exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    cash_result result = store_api_key_revoke(cli->store, api_key);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "API key", api_key);
+    }
+    if (cli->json) {
+        return cli_print_json(json_pack("{s:s, s:b}", "apiKey", api_key, "revoked", true));
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ---- balance ---- */
+
+static json_t *cli_history_json(const struct history_entry *entry)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "historyId",
+                     entry->history_id, "accountId", entry->account_id, "type",
+                     history_type_name(entry->type), "balanceAmount",
+                     (json_int_t)entry->balance_amount_won, "oldBalance",
+                     (json_int_t)entry->old_balance_won, "newBalance",
+                     (json_int_t)entry->new_balance_won, "memo", cli_json_text_or_null(entry->memo),
+                     "groupId", cli_json_text_or_null(entry->group_id), "dateCreated",
+                     cli_json_date(entry->created_ms));
+}
+
+/* cashctl balance credit ACCOUNT_ID AMOUNT [--memo M]: a manual recharge with its ledger
+ * entry; prints the historyId. */
+int cli_run_balance_credit(struct cli *cli)
+{
+    const char *account_id = cli->words[2];
+    const char *memo = cli_option(cli, "memo");
+    int64_t amount_won = 0;
+    if (!cli_is_account_id(account_id)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad account id '%s' (14 digits)", account_id);
+    }
+    if (!cli_amount_parse(cli->words[3], &amount_won)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad amount '%s' (whole won, 1 to %lld)", cli->words[3],
+                        (long long)AMOUNT_WON_ABSOLUTE_MAX);
+    }
+    if (memo == NULL) {
+        memo = "";
+    }
+    if (strlen(memo) > MEMO_BYTES_MAX || !text_is_clean_utf8(memo, strlen(memo))) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --memo (at most %d bytes of UTF-8 text)",
+                        MEMO_BYTES_MAX);
+    }
+    int64_t now_ms = time_now_ms();
+    char history_id[HISTORY_ID_LENGTH + 1];
+    if (!id_sortable_new(now_ms, history_id)) {
+        return cli_fail(CLI_EXIT_FAILURE, "the random source failed");
+    }
+    int exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    struct history_entry entry;
+    cash_result result =
+        store_balance_credit(cli->store, account_id, amount_won, memo, history_id, now_ms, &entry);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "account", account_id);
+    }
+    if (cli->json) {
+        return cli_print_json(cli_history_json(&entry));
+    }
+    puts(entry.history_id);
+    return CLI_EXIT_OK;
+}
+
+/* ---- bank account ---- */
+
+/* Validates the options into bank (number sealed and masked); exit code. */
+static int cli_bank_fill(const struct cli *cli, struct bank_account *bank)
+{
+    char why[CLI_WHY_BYTES_MAX] = "";
+    char digits[ACCOUNT_NUMBER_DIGITS_MAX + 1] = "";
+    const char *code = cli_option(cli, "bank-code");
+    const char *holder = cli_option(cli, "holder");
+    int exit_code = CLI_EXIT_OK;
+    if (bank_code_check(code, why, sizeof why) != CASH_OK) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --bank-code: %s", why);
+    }
+    if (bank_holder_check(holder, why, sizeof why) != CASH_OK) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --holder: %s", why);
+    }
+    if (bank_number_normalize(cli_option(cli, "number"), digits, why, sizeof why) != CASH_OK) {
+        exit_code = cli_fail(CLI_EXIT_USAGE, "bad --number: %s", why);
+        goto out_wipe_digits;
+    }
+    if (!crypto_seal(&cli->keyring, digits, strlen(digits), bank->sealed_number,
+                     sizeof bank->sealed_number)) {
+        exit_code = cli_fail(CLI_EXIT_FAILURE, "cannot seal the account number");
+        goto out_wipe_digits;
+    }
+    bank_number_mask(digits, bank->masked_number);
+    snprintf(bank->bank_code, sizeof bank->bank_code, "%s", code);
+    snprintf(bank->holder_name, sizeof bank->holder_name, "%s", holder);
+out_wipe_digits:
+    OPENSSL_cleanse(digits, sizeof digits);
+    return exit_code;
+}
+
+/* cashctl bank set ACCOUNT_ID --bank-code C --number N --holder NAME: the number is stored
+ * sealed and shown masked. */
+int cli_run_bank_set(struct cli *cli)
+{
+    const char *account_id = cli->words[2];
+    struct bank_account bank = {.created_ms = 0};
+    if (!cli_is_account_id(account_id)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad account id '%s' (14 digits)", account_id);
+    }
+    int exit_code = cli_load_keyring(cli);
+    if (exit_code == CLI_EXIT_OK) {
+        exit_code = cli_bank_fill(cli, &bank);
+    }
+    if (exit_code == CLI_EXIT_OK) {
+        exit_code = cli_open_store(cli);
+    }
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    struct account account;
+    cash_result result = store_account_get(cli->store, account_id, &account);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "account", account_id);
+    }
+    snprintf(bank.account_id, sizeof bank.account_id, "%s", account_id);
+    bank.created_ms = time_now_ms();
+    bank.updated_ms = bank.created_ms;
+    result = store_bank_account_set(cli->store, &bank, NULL); /* the operator needs no factor */
+    if (result == CASH_OK) {
+        result = store_bank_account_get(cli->store, account_id, &bank);
+    }
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "account", account_id);
+    }
+    if (!cli->json) {
+        return CLI_EXIT_OK;
+    }
+    return cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "accountId", bank.account_id,
+                                    "bankCode", bank.bank_code, "accountNumber",
+                                    bank.masked_number, "holderName", bank.holder_name,
+                                    "dateCreated", cli_json_date(bank.created_ms), "dateUpdated",
+                                    cli_json_date(bank.updated_ms)));
+}
+
+/* ---- withdrawals ---- */
+
+/* The API's withdrawal object, the seed's 17 fields in the seed's order (SPEC 1). */
+static json_t *cli_withdrawal_json(const struct withdrawal *w)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:o, s:o, s:s, s:I, s:I, s:I, s:s, "
+                     "s:o, s:o, s:o}",
+                     "bankCode", w->bank_code, "accountNumber", w->masked_number, "holderName",
+                     w->holder_name, "status", withdraw_status_name(w->status), "isProcessing",
+                     w->is_processing, "confirmedCount", (json_int_t)w->confirmed_count, "memo",
+                     cli_json_text_or_null(w->memo), "transactionId",
+                     cli_json_text_or_null(w->transaction_id), "transactionDate",
+                     cli_json_date(w->transaction_ms), "accountId", w->account_id, "amount",
+                     (json_int_t)w->amount_won, "fee", (json_int_t)w->fee_won, "totalAmount",
+                     (json_int_t)w->total_amount_won, "withdrawId", w->withdraw_id,
+                     "dateConfirmed", cli_json_date(w->confirmed_ms), "dateCreated",
+                     cli_json_date(w->created_ms), "dateUpdated", cli_json_date(w->updated_ms));
+}
+
+/* The largest 32-digit id below id: the inclusive start key of the page after id. */
+static bool cli_id_before(const char *id, char out[WITHDRAW_ID_LENGTH + 1])
+{
+    snprintf(out, WITHDRAW_ID_LENGTH + 1, "%s", id);
+    for (size_t i = WITHDRAW_ID_LENGTH; i > 0; i--) {
+        if (out[i - 1] > '0') {
+            out[i - 1]--;
+            return true;
+        }
+        out[i - 1] = '9';
+    }
+    return false;
+}
+
+/* Parses --status and --account through the API's own query parser; exit code. */
+static int cli_withdraw_query(const struct cli *cli, struct withdraw_query *query)
+{
+    struct query_param params[1];
+    size_t param_count = 0;
+    const char *status = cli_option(cli, "status");
+    const char *account_id = cli_option(cli, "account");
+    char why[CLI_WHY_BYTES_MAX] = "";
+    if (status != NULL) {
+        params[param_count++] = (struct query_param){.key = "status", .value = status};
+    }
+    if (withdraw_query_parse(params, param_count, query, why, sizeof why) != CASH_OK) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --status '%s': %s", status != NULL ? status : "",
+                        why);
+    }
+    if (account_id != NULL && !cli_is_account_id(account_id)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --account '%s' (14 digits)", account_id);
+    }
+    snprintf(query->account_id, sizeof query->account_id, "%s",
+             account_id != NULL ? account_id : "");
+    query->limit = LIST_LIMIT_MAX;
+    query->start_key[0] = '\0';
+    return CLI_EXIT_OK;
+}
+
+/* cashctl withdraw list [--status S] [--account A]: every matching withdrawId, newest first,
+ * paging through the store. */
+int cli_run_withdraw_list(struct cli *cli)
+{
+    static struct withdrawal page[LIST_LIMIT_MAX];
+    struct withdraw_query query;
+    int exit_code = cli_withdraw_query(cli, &query);
+    if (exit_code == CLI_EXIT_OK) {
+        exit_code = cli_open_store(cli);
+    }
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    json_t *list = json_array();
+    bool has_more = true;
+    while (has_more && list != NULL) {
+        size_t count = 0;
+        cash_result result = store_withdraw_list(cli->store, &query, page, &count, &has_more);
+        if (result != CASH_OK) {
+            json_decref(list);
+            return cli_fail_store(result, NULL, NULL);
+        }
+        for (size_t i = 0; i < count; i++) {
+            if (cli->json) {
+                json_array_append_new(list, cli_withdrawal_json(&page[i])); /* steals */
+            } else {
+                puts(page[i].withdraw_id);
+            }
+        }
+        has_more = has_more && count > 0 && cli_id_before(page[count - 1].withdraw_id,
+                                                           query.start_key);
+    }
+    if (cli->json) {
+        return cli_print_json(list);
+    }
+    json_decref(list);
+    return CLI_EXIT_OK;
+}
+

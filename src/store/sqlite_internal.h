@@ -1,0 +1,221 @@
+/*
+ * sqlite_internal.h - what the files of the SQLite backend share, private to src/store.
+ *
+ * Concurrency (store.h: safe from many threads): one writer connection guarded by writer_mutex,
+ * on which every write runs as BEGIN IMMEDIATE ... COMMIT, and a pool of up to DB_READERS_MAX
+ * reader connections checked out one per call. Other processes writing the same file are waited
+ * for by SQLite's busy handler for DB_TIMEOUT_MS; past that the call answers
+ * CASH_SERVICE_UNAVAILABLE.
+ */
+#ifndef CASH_STORE_SQLITE_INTERNAL_H
+#define CASH_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Prepared statements kept per connection: every static SQL text of the backend fits. */
+#define SQLITE_STMT_CACHE_MAX 64
+
+struct sqlite_stmt_slot {
+    const char *sql; /* the static SQL text; its address is the key */
+    sqlite3_stmt *stmt;
+};
+
+struct sqlite_conn {
+    sqlite3 *db;
+    struct sqlite_stmt_slot slots[SQLITE_STMT_CACHE_MAX];
+    size_t slot_count;
+    bool checked_out; /* readers only: in use by one call */
+};
+
+struct sqlite_store {
+    struct store base; /* first member: a struct store * of this backend points here */
+    char *path;        /* owned */
+    pthread_mutex_t writer_mutex;
+    struct sqlite_conn writer;
+    uint64_t replay_calls; /* guarded by writer_mutex */
+    pthread_mutex_t readers_mutex;
+    pthread_cond_t readers_cond;
+    struct sqlite_conn readers[DB_READERS_MAX];
+    size_t reader_count; /* opened so far, guarded by readers_mutex */
+};
+
+/* The body of one transaction; returns CASH_OK to commit, anything else to roll back. */
+typedef cash_result (*sqlite_tx_body)(struct sqlite_conn *conn, void *context);
+
+struct sqlite_store *sqlite_store_of(struct store *store);
+
+/* Runs body in one write transaction (BEGIN IMMEDIATE on the writer connection). */
+cash_result sqlite_write_run(struct sqlite_store *store, sqlite_tx_body body, void *context);
+/*
+ * Runs body on a reader connection. snapshot: inside BEGIN ... COMMIT, so that several
+ * statements see one consistent state; otherwise every statement sees the newest commit.
+ */
+cash_result sqlite_read_run(struct sqlite_store *store, sqlite_tx_body body, void *context,
+                            bool snapshot);
+
+/* Maps a SQLite error to a result, logging unexpected ones (never bound values) with `what`. */
+cash_result sqlite_fail(struct sqlite_conn *conn, int rc, const char *what);
+
+/* The cached statement for a static SQL text, reset and unbound; NULL (logged) on failure. */
+sqlite3_stmt *sqlite_stmt(struct sqlite_conn *conn, const char *sql);
+/* Resets every statement of the connection still running (before COMMIT and on release). */
+void sqlite_stmt_reset_all(struct sqlite_conn *conn);
+
+/* Executes SQL without parameters or rows (DDL, pragmas). */
+cash_result sqlite_exec(struct sqlite_conn *conn, const char *sql, const char *what);
+
+/*
+ * Steps a statement expecting one row: CASH_OK with the row current, CASH_NOT_FOUND when there
+ * is none, or the mapped error.
+ */
+cash_result sqlite_step_row(struct sqlite_conn *conn, sqlite3_stmt *stmt, const char *what);
+/* Steps a statement to its end (INSERT, UPDATE, DELETE); *changes_out (may be NULL) rows changed.
+ */
+cash_result sqlite_step_done(struct sqlite_conn *conn, sqlite3_stmt *stmt, const char *what,
+                             int64_t *changes_out);
+
+/*
+ * Binding parameters in order, remembering the first failure. Text is bound SQLITE_STATIC: the
+ * caller's text must stay alive until the statement is reset, which every function here does
+ * before it returns (sqlite_stmt() and the transaction runners reset and clear bindings).
+ */
+struct sqlite_binder {
+    sqlite3_stmt *stmt;
+    int index;
+    int rc;
+};
+
+void sqlite_bind_start(struct sqlite_binder *binder, sqlite3_stmt *stmt);
+void sqlite_bind_text(struct sqlite_binder *binder, const char *text);
+void sqlite_bind_int64(struct sqlite_binder *binder, int64_t value);
+void sqlite_bind_null(struct sqlite_binder *binder);
+/* CASH_OK if every bind succeeded, else the mapped error (logged with what). */
+cash_result sqlite_bind_check(struct sqlite_conn *conn, struct sqlite_binder *binder,
+                              const char *what);
+
+/* Reading the columns of the current row in order; ok turns false on a bad value. */
+struct sqlite_row {
+    sqlite3_stmt *stmt;
+    int index;
+    bool ok;
+};
+
+void sqlite_row_start(struct sqlite_row *row, sqlite3_stmt *stmt);
+/* Text into a buffer; NULL reads as "", text that does not fit is a bad value. */
+void sqlite_row_text(struct sqlite_row *row, char *out, size_t out_size);
+/* The column's text, borrowed until the next step; NULL is a bad value ("" is returned). */
+const char *sqlite_row_text_view(struct sqlite_row *row);
+/* An INTEGER column; anything else is a bad value (0 is returned). */
+int64_t sqlite_row_int64(struct sqlite_row *row);
+bool sqlite_row_bool(struct sqlite_row *row);
+void sqlite_row_account_status(struct sqlite_row *row, enum account_status *out);
+void sqlite_row_account_verified(struct sqlite_row *row, enum account_verified *out);
+void sqlite_row_member_role(struct sqlite_row *row, enum member_role *out);
+void sqlite_row_member_status(struct sqlite_row *row, enum member_status *out);
+void sqlite_row_withdraw_status(struct sqlite_row *row, enum withdraw_status *out);
+void sqlite_row_history_type(struct sqlite_row *row, enum history_type *out);
+void sqlite_row_verification_method(struct sqlite_row *row, enum verification_method *out);
+void sqlite_row_verification_status(struct sqlite_row *row, enum verification_status *out);
+/* CASH_OK if every column read well, else CASH_INTERNAL_ERROR logged with what. */
+cash_result sqlite_row_check(const struct sqlite_row *row, const char *what);
+
+/* Copies text that fits into a fixed buffer; false if it does not (out is then ""). */
+bool sqlite_copy_text(char *out, size_t out_size, const char *text);
+
+/*
+ * One balance change and its ledger entry (SPEC 3), inside the caller's write transaction:
+ * reads the balance, applies the guarded UPDATE, reads the new balance back and inserts the
+ * history row. CASH_NOT_FOUND (no account), CASH_NOT_ENOUGH_BALANCE (a debit larger than the
+ * balance), CASH_VALIDATION_ERROR (a credit that would overflow the balance).
+ */
+struct ledger_change {
+    const char *account_id;
+    enum history_type type;
+    int64_t balance_amount_won; /* signed, not 0 */
+    const char *memo;           /* "" for none */
+    const char *group_id;       /* "" for none */
+    const char *history_id;
+    int64_t now_ms;
+};
+
+cash_result sqlite_ledger_apply(struct sqlite_conn *conn, const struct ledger_change *change,
+                                struct history_entry *out);
+
+/*
+ * SPEC 5: finds and spends one use of the second factor inside the caller's write transaction;
+ * CASH_SECOND_FACTOR_REQUIRED when none is usable. *confirmed_ms_out: when it was confirmed.
+ */
+cash_result sqlite_factor_spend(struct sqlite_conn *conn, const struct second_factor *factor,
+                                int64_t *confirmed_ms_out);
+
+/* The registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
+cash_result sqlite_bank_read(struct sqlite_conn *conn, const char *account_id,
+                             struct bank_account *out);
+
+/* The columns of a withdrawal, in the order sqlite_withdraw_row_read() reads them. */
+#define SQLITE_WITHDRAW_COLUMNS                                                                    \
+    "withdraw_id, account_id, member_id, bank_code, sealed_number, masked_number, holder_name,"    \
+    " status, is_processing, confirmed_count, memo, transaction_id, transaction_ms, amount, fee,"  \
+    " total_amount, confirmed_ms, created_ms, updated_ms"
+
+void sqlite_withdraw_row_read(sqlite3_stmt *stmt, struct withdrawal *out, struct sqlite_row *row);
+
+/* The operations, one per file group. */
+cash_result sqlite_migrate(struct store *store, int *version_out);
+
+cash_result sqlite_account_create(struct store *store, const struct account *account);
+cash_result sqlite_account_get(struct store *store, const char *account_id, struct account *out);
+cash_result sqlite_account_update(struct store *store, const char *account_id,
+                                  const struct account_update *update);
+cash_result sqlite_member_create(struct store *store, const struct member *member);
+cash_result sqlite_member_get(struct store *store, const char *member_id, struct member *out);
+cash_result sqlite_member_update(struct store *store, const char *member_id,
+                                 const struct member_update *update);
+cash_result sqlite_api_key_create(struct store *store, const struct api_key *key, int64_t now_ms);
+cash_result sqlite_api_key_get(struct store *store, const char *api_key, struct api_key *out);
+cash_result sqlite_api_key_revoke(struct store *store, const char *api_key);
+cash_result sqlite_replay_remember(struct store *store, const char *api_key,
+                                   const char *signature_hex, int64_t now_ms, int64_t expires_ms);
+
+cash_result sqlite_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
+                                  const char *memo, const char *history_id, int64_t now_ms,
+                                  struct history_entry *out);
+cash_result sqlite_history_list(struct store *store, const struct history_query *query,
+                                struct history_entry *out, size_t *count_out);
+
+cash_result sqlite_bank_account_set(struct store *store, const struct bank_account *bank,
+                                    struct second_factor *factor);
+cash_result sqlite_bank_account_get(struct store *store, const char *account_id,
+                                    struct bank_account *out);
+cash_result sqlite_bank_account_delete(struct store *store, const char *account_id,
+                                       struct second_factor *factor);
+
+cash_result sqlite_verification_create(struct store *store, const struct verification *v);
+cash_result sqlite_verification_get(struct store *store, const char *verification_id,
+                                    struct verification *out);
+cash_result sqlite_verification_attempt(struct store *store, const char *verification_id,
+                                        bool code_correct, int64_t now_ms, int64_t window_ms,
+                                        struct verification *out);
+cash_result sqlite_verification_fail(struct store *store, const char *verification_id);
+
+cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *request,
+                                   struct withdrawal *out);
+cash_result sqlite_withdraw_get(struct store *store, const char *account_id,
+                                const char *withdraw_id, struct withdrawal *out);
+cash_result sqlite_withdraw_list(struct store *store, const struct withdraw_query *query,
+                                 struct withdrawal *out, size_t *count_out, bool *has_more_out);
+cash_result sqlite_withdraw_cancel(struct store *store, const char *account_id,
+                                   const char *withdraw_id, const char *history_id, int64_t now_ms,
+                                   struct withdrawal *out);
+
+cash_result sqlite_ledger_verify(struct store *store,
+                                 void (*report)(void *context, const char *problem), void *context,
+                                 size_t *problems_out);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * store.c - the one place that chooses a backend (ARCHITECTURE: one store interface, chosen in
+ * one place), and the store_* functions that hand each call to it.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+#define SQLITE_SCHEME "sqlite:"
+
+static bool url_has_scheme(const char *url, const char *scheme)
+{
+    return strncmp(url, scheme, strlen(scheme)) == 0;
+}
+
+static void why_write(char *why, size_t why_size, const char *text)
+{
+    if (why != NULL && why_size > 0) {
+        snprintf(why, why_size, "%s", text);
+    }
+}
+
+/* Opens the backend named by the URL's scheme (store.h). */
+cash_result store_open(const char *url, struct store **out, char *why, size_t why_size)
+{
+    if (url == NULL || url[0] == '\0') {
+        why_write(why, why_size, "no database URL given (expected sqlite:PATH)");
+        return CASH_VALIDATION_ERROR;
+    }
+    if (strnlen(url, DB_URL_BYTES_MAX + 1) > DB_URL_BYTES_MAX) {
+        why_write(why, why_size, "the database URL is too long");
+        return CASH_VALIDATION_ERROR;
+    }
+    if (url_has_scheme(url, SQLITE_SCHEME)) {
+        return store_sqlite_open(url + strlen(SQLITE_SCHEME), out, why, why_size);
+    }
+    if (url_has_scheme(url, "postgresql://") || url_has_scheme(url, "postgres://")) {
+        why_write(why, why_size, "PostgreSQL backend not built yet");
+        return CASH_VALIDATION_ERROR;
+    }
+    why_write(why, why_size,
+              "unknown database URL scheme (expected sqlite:PATH or postgresql://...)");
+    return CASH_VALIDATION_ERROR;
+}
+
+/* Releases the store and everything it holds; NULL is allowed. */
+void store_close(struct store *store)
+{
+    if (store != NULL) {
+        store->ops->close(store);
+    }
+}
+
+/* The functions below hand each call to the backend; their contracts are in store.h. */
+
+cash_result store_migrate(struct store *store, int *version_out)
+{
+    assert(store != NULL);
+    return store->ops->migrate(store, version_out);
+}
+
+cash_result store_account_create(struct store *store, const struct account *account)
+{
+    return store->ops->account_create(store, account);
+}
+
+cash_result store_account_get(struct store *store, const char *account_id, struct account *out)
+{
+    return store->ops->account_get(store, account_id, out);
+}
+
+cash_result store_account_update(struct store *store, const char *account_id,
+                                 const struct account_update *update)
+{
+    return store->ops->account_update(store, account_id, update);
+}
+
+cash_result store_member_create(struct store *store, const struct member *member)
+{
+    return store->ops->member_create(store, member);
+}
+
+cash_result store_member_get(struct store *store, const char *member_id, struct member *out)
+{
+    return store->ops->member_get(store, member_id, out);
+}
+
+cash_result store_member_update(struct store *store, const char *member_id,
+                                const struct member_update *update)
+{
+    return store->ops->member_update(store, member_id, update);
+}
+
+cash_result store_api_key_create(struct store *store, const struct api_key *key, int64_t now_ms)
+{
+    return store->ops->api_key_create(store, key, now_ms);
+}
+
+cash_result store_api_key_get(struct store *store, const char *api_key, struct api_key *out)
+{
+    return store->ops->api_key_get(store, api_key, out);
+}
+
+cash_result store_api_key_revoke(struct store *store, const char *api_key)
+{
+    return store->ops->api_key_revoke(store, api_key);
+}
+
+cash_result store_replay_remember(struct store *store, const char *api_key,
+                                  const char *signature_hex, int64_t now_ms, int64_t expires_ms)
+{
+    return store->ops->replay_remember(store, api_key, signature_hex, now_ms, expires_ms);
+}
+
+cash_result store_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
+                                 const char *memo, const char *history_id, int64_t now_ms,
+                                 struct history_entry *out)
+{
+    return store->ops->balance_credit(store, account_id, amount_won, memo, history_id, now_ms, out);
+}
+
+cash_result store_history_list(struct store *store, const struct history_query *query,
+                               struct history_entry *out, size_t *count_out)
+{
+    return store->ops->history_list(store, query, out, count_out);
+}
+
+cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
+                                   struct second_factor *factor)
+{
+    return store->ops->bank_account_set(store, bank, factor);
+}
+
+cash_result store_bank_account_get(struct store *store, const char *account_id,
+                                   struct bank_account *out)
+{
+    return store->ops->bank_account_get(store, account_id, out);
+}
+
+cash_result store_bank_account_delete(struct store *store, const char *account_id,
+                                      struct second_factor *factor)
+{
+    return store->ops->bank_account_delete(store, account_id, factor);
+}
+
+cash_result store_verification_create(struct store *store, const struct verification *v)
+{
+    return store->ops->verification_create(store, v);
+}
+
+cash_result store_verification_get(struct store *store, const char *verification_id,
+                                   struct verification *out)
+{
+    return store->ops->verification_get(store, verification_id, out);
+}
+
+cash_result store_verification_attempt(struct store *store, const char *verification_id,
+                                       bool code_correct, int64_t now_ms, int64_t window_ms,
+                                       struct verification *out)
+{
+    return store->ops->verification_attempt(store, verification_id, code_correct, now_ms, window_ms,
+                                            out);
+}
+
+cash_result store_verification_fail(struct store *store, const char *verification_id)
+{
+    return store->ops->verification_fail(store, verification_id);
+}
+
+cash_result store_withdraw_create(struct store *store, struct withdraw_create *request,
+                                  struct withdrawal *out)
+{
+    return store->ops->withdraw_create(store, request, out);
+}
+
+cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
+                               struct withdrawal *out)
+{
+    return store->ops->withdraw_get(store, account_id, withdraw_id, out);
+}
+
+cash_result store_withdraw_list(struct store *store, const struct withdraw_query *query,
+                                struct withdrawal *out, size_t *count_out, bool *has_more_out)
+{
+    return store->ops->withdraw_list(store, query, out, count_out, has_more_out);
+}
+
+cash_result store_withdraw_cancel(struct store *store, const char *account_id,
+                                  const char *withdraw_id, const char *history_id, int64_t now_ms,
+                                  struct withdrawal *out)
+{
+    return store->ops->withdraw_cancel(store, account_id, withdraw_id, history_id, now_ms, out);
+}
+
+cash_result store_ledger_verify(struct store *store,
+                                void (*report)(void *context, const char *problem), void *context,
+                                size_t *problems_out)
+{
+    return store->ops->ledger_verify(store, report, context, problems_out);
+}

@@ -1,0 +1,121 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "domain/names.h"
+#include "domain/withdraw_state.h"
+
+/* SPEC 4: the only moves a withdrawal may make. */
+struct allowed_move {
+    enum withdraw_status from;
+    enum withdraw_status to;
+    bool while_processing; /* also allowed with a payout in flight */
+    bool while_idle;       /* allowed with no payout in flight */
+};
+
+static const struct allowed_move allowed_moves[] = {
+    {WITHDRAW_PENDING, WITHDRAW_CONFIRMED, false, true},
+    {WITHDRAW_PENDING, WITHDRAW_REJECTED, false, true},
+    {WITHDRAW_PENDING, WITHDRAW_CANCELED, false, true},
+    {WITHDRAW_CONFIRMED, WITHDRAW_COMPLETED, true, true},
+    {WITHDRAW_CONFIRMED, WITHDRAW_FAILED, true, true},
+    {WITHDRAW_CONFIRMED, WITHDRAW_REJECTED, false, true},
+    {WITHDRAW_CONFIRMED, WITHDRAW_CANCELED, false, true},
+};
+
+static bool expected_allowed(enum withdraw_status from, enum withdraw_status to, bool processing)
+{
+    for (size_t i = 0; i < sizeof(allowed_moves) / sizeof(allowed_moves[0]); i++) {
+        if (allowed_moves[i].from == from && allowed_moves[i].to == to) {
+            return processing ? allowed_moves[i].while_processing : allowed_moves[i].while_idle;
+        }
+    }
+    return false;
+}
+
+static void test_every_pair(void **state)
+{
+    (void)state;
+    size_t allowed = 0;
+    for (int from = 0; from < WITHDRAW_STATUS_COUNT; from++) {
+        for (int to = 0; to < WITHDRAW_STATUS_COUNT; to++) {
+            for (int processing = 0; processing < 2; processing++) {
+                bool expected = expected_allowed((enum withdraw_status)from,
+                                                 (enum withdraw_status)to, processing != 0);
+                bool actual = withdraw_transition_allowed(
+                    (enum withdraw_status)from, (enum withdraw_status)to, processing != 0);
+                if (actual != expected) {
+                    fail_msg("%s -> %s (processing %d): got %d, expected %d",
+                             withdraw_status_name((enum withdraw_status)from),
+                             withdraw_status_name((enum withdraw_status)to), processing, actual,
+                             expected);
+                }
+                allowed += actual ? 1 : 0;
+            }
+        }
+    }
+    assert_int_equal(allowed, 9);
+}
+
+static void test_never_backwards_or_out_of_an_end(void **state)
+{
+    (void)state;
+    const enum withdraw_status ends[] = {WITHDRAW_COMPLETED, WITHDRAW_FAILED, WITHDRAW_REJECTED,
+                                         WITHDRAW_CANCELED};
+    for (size_t i = 0; i < 4; i++) {
+        for (int to = 0; to < WITHDRAW_STATUS_COUNT; to++) {
+            assert_false(withdraw_transition_allowed(ends[i], (enum withdraw_status)to, false));
+            assert_false(withdraw_transition_allowed(ends[i], (enum withdraw_status)to, true));
+        }
+    }
+    assert_false(withdraw_transition_allowed(WITHDRAW_CONFIRMED, WITHDRAW_PENDING, false));
+    assert_false(withdraw_transition_allowed(WITHDRAW_PENDING, WITHDRAW_COMPLETED, false));
+    assert_false(withdraw_transition_allowed(WITHDRAW_PENDING, WITHDRAW_FAILED, false));
+}
+
+static void test_cancelable(void **state)
+{
+    (void)state;
+    struct withdrawal withdrawal;
+    memset(&withdrawal, 0, sizeof(withdrawal));
+    for (int status = 0; status < WITHDRAW_STATUS_COUNT; status++) {
+        withdrawal.status = (enum withdraw_status)status;
+        withdrawal.is_processing = false;
+        bool expected = status == WITHDRAW_PENDING || status == WITHDRAW_CONFIRMED;
+        assert_int_equal(withdraw_cancelable(&withdrawal), expected);
+        withdrawal.is_processing = true;
+        assert_false(withdraw_cancelable(&withdrawal));
+    }
+}
+
+static void test_live_and_refunded(void **state)
+{
+    (void)state;
+    assert_true(withdraw_status_is_live(WITHDRAW_PENDING));
+    assert_true(withdraw_status_is_live(WITHDRAW_CONFIRMED));
+    assert_true(withdraw_status_is_live(WITHDRAW_COMPLETED));
+    assert_true(withdraw_status_is_refunded(WITHDRAW_FAILED));
+    assert_true(withdraw_status_is_refunded(WITHDRAW_REJECTED));
+    assert_true(withdraw_status_is_refunded(WITHDRAW_CANCELED));
+    /* every status is exactly one of the two */
+    for (int status = 0; status < WITHDRAW_STATUS_COUNT; status++) {
+        assert_true(withdraw_status_is_live((enum withdraw_status)status) !=
+                    withdraw_status_is_refunded((enum withdraw_status)status));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_pair),
+        cmocka_unit_test(test_never_backwards_or_out_of_an_end),
+        cmocka_unit_test(test_cancelable),
+        cmocka_unit_test(test_live_and_refunded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
