@@ -124,26 +124,6 @@ int cli_print_json(json_t *value)
     return CLI_EXIT_OK;
 }
 
-/* A date as the API writes it, or null for 0; a new reference. */
-json_t *cli_json_date(int64_t ms)
-{
-    if (ms == 0) {
-        return json_null();
-    }
-    char text[ISO8601_BYTES_MAX];
-    iso8601_format(ms, text);
-    return json_string(text);
-}
-
-/* A string, or null for ""; a new reference. */
-json_t *cli_json_text_or_null(const char *text)
-{
-    if (text[0] == '\0') {
-        return json_null();
-    }
-    return json_string(text);
-}
-
 /* ---- argument checks ---- */
 
 bool cli_is_account_id(const char *text)

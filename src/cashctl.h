@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "api/wire.h"
+
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/result.h"
@@ -53,10 +55,6 @@ int cli_fail_store(cash_result result, const char *missing_what, const char *mis
 const char *cli_option(const struct cli *cli, const char *name);
 /* Prints value (stolen) as one line of JSON; exit code. */
 int cli_print_json(json_t *value);
-/* A new JSON string "YYYY-MM-DDTHH:MM:SS.mmmZ", or null for 0. */
-json_t *cli_json_date(int64_t ms);
-/* A new JSON string, or null for "". */
-json_t *cli_json_text_or_null(const char *text);
 /* True for 14 digits. */
 bool cli_is_account_id(const char *text);
 /* True for 16 letters and digits. */

@@ -105,8 +105,8 @@ static json_t *cli_account_json(const struct account *account)
                      account_verified_name(account->verified), "balance",
                      (json_int_t)account->balance_won, "point", (json_int_t)account->point_won,
                      "autoRecharge", account->auto_recharge ? 1 : 0, "dateCreated",
-                     cli_json_date(account->created_ms), "dateUpdated",
-                     cli_json_date(account->updated_ms));
+                     api_json_date_or_null(account->created_ms), "dateUpdated",
+                     api_json_date_or_null(account->updated_ms));
 }
 
 /* Reads --status, --verified and --auto-recharge into update; exit code. */
@@ -209,7 +209,7 @@ static json_t *cli_member_json(const struct member *member)
                      "accountId", member->account_id, "email", member->email, "phone",
                      member->phone, "role", member_role_name(member->role), "status",
                      member_status_name(member->status), "dateCreated",
-                     cli_json_date(member->created_ms));
+                     api_json_date_or_null(member->created_ms));
 }
 
 /* Reads --role and --status into update; exit code. */
@@ -406,17 +406,6 @@ int cli_run_api_key_revoke(struct cli *cli)
 
 /* ---- balance ---- */
 
-static json_t *cli_history_json(const struct history_entry *entry)
-{
-    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "historyId",
-                     entry->history_id, "accountId", entry->account_id, "type",
-                     history_type_name(entry->type), "balanceAmount",
-                     (json_int_t)entry->balance_amount_won, "oldBalance",
-                     (json_int_t)entry->old_balance_won, "newBalance",
-                     (json_int_t)entry->new_balance_won, "memo", cli_json_text_or_null(entry->memo),
-                     "groupId", cli_json_text_or_null(entry->group_id), "dateCreated",
-                     cli_json_date(entry->created_ms));
-}
 
 /* cashctl balance credit ACCOUNT_ID AMOUNT [--memo M]: a manual recharge with its ledger
  * entry; prints the historyId. */
@@ -455,7 +444,7 @@ int cli_run_balance_credit(struct cli *cli)
         return cli_fail_store(result, "account", account_id);
     }
     if (cli->json) {
-        return cli_print_json(cli_history_json(&entry));
+        return cli_print_json(api_history_json(&entry));
     }
     puts(entry.history_id);
     return CLI_EXIT_OK;
@@ -531,45 +520,10 @@ int cli_run_bank_set(struct cli *cli)
     if (!cli->json) {
         return CLI_EXIT_OK;
     }
-    return cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "accountId", bank.account_id,
-                                    "bankCode", bank.bank_code, "accountNumber",
-                                    bank.masked_number, "holderName", bank.holder_name,
-                                    "dateCreated", cli_json_date(bank.created_ms), "dateUpdated",
-                                    cli_json_date(bank.updated_ms)));
+    return cli_print_json(api_bank_account_json(&bank));
 }
 
 /* ---- withdrawals ---- */
-
-/* The API's withdrawal object, the seed's 17 fields in the seed's order (SPEC 1). */
-static json_t *cli_withdrawal_json(const struct withdrawal *w)
-{
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:o, s:o, s:s, s:I, s:I, s:I, s:s, "
-                     "s:o, s:o, s:o}",
-                     "bankCode", w->bank_code, "accountNumber", w->masked_number, "holderName",
-                     w->holder_name, "status", withdraw_status_name(w->status), "isProcessing",
-                     w->is_processing, "confirmedCount", (json_int_t)w->confirmed_count, "memo",
-                     cli_json_text_or_null(w->memo), "transactionId",
-                     cli_json_text_or_null(w->transaction_id), "transactionDate",
-                     cli_json_date(w->transaction_ms), "accountId", w->account_id, "amount",
-                     (json_int_t)w->amount_won, "fee", (json_int_t)w->fee_won, "totalAmount",
-                     (json_int_t)w->total_amount_won, "withdrawId", w->withdraw_id,
-                     "dateConfirmed", cli_json_date(w->confirmed_ms), "dateCreated",
-                     cli_json_date(w->created_ms), "dateUpdated", cli_json_date(w->updated_ms));
-}
-
-/* The largest 32-digit id below id: the inclusive start key of the page after id. */
-static bool cli_id_before(const char *id, char out[WITHDRAW_ID_LENGTH + 1])
-{
-    snprintf(out, WITHDRAW_ID_LENGTH + 1, "%s", id);
-    for (size_t i = WITHDRAW_ID_LENGTH; i > 0; i--) {
-        if (out[i - 1] > '0') {
-            out[i - 1]--;
-            return true;
-        }
-        out[i - 1] = '9';
-    }
-    return false;
-}
 
 /* Parses --status and --account through the API's own query parser; exit code. */
 static int cli_withdraw_query(const struct cli *cli, struct withdraw_query *query)
@@ -610,23 +564,22 @@ int cli_run_withdraw_list(struct cli *cli)
         return exit_code;
     }
     json_t *list = json_array();
-    bool has_more = true;
-    while (has_more && list != NULL) {
+    bool more = true;
+    while (more && list != NULL) {
         size_t count = 0;
-        cash_result result = store_withdraw_list(cli->store, &query, page, &count, &has_more);
+        cash_result result = store_withdraw_list(cli->store, &query, page, &count, query.start_key);
         if (result != CASH_OK) {
             json_decref(list);
             return cli_fail_store(result, NULL, NULL);
         }
         for (size_t i = 0; i < count; i++) {
             if (cli->json) {
-                json_array_append_new(list, cli_withdrawal_json(&page[i])); /* steals */
+                json_array_append_new(list, api_withdrawal_json(&page[i])); /* steals */
             } else {
                 puts(page[i].withdraw_id);
             }
         }
-        has_more = has_more && count > 0 && cli_id_before(page[count - 1].withdraw_id,
-                                                           query.start_key);
+        more = query.start_key[0] != '\0';
     }
     if (cli->json) {
         return cli_print_json(list);

@@ -139,29 +139,6 @@ void api_withdraw_quote(const struct api_call *call, struct http_response *respo
     api_reply(response, 200, object);
 }
 
-/*
- * nextKey: the withdrawId that starts the next page. The page ended at `last` and the store said
- * more rows follow; the same query started at `last` (inclusive) names the row after it.
- */
-static cash_result api_withdraw_next_key(const struct api_call *call,
-                                         const struct withdraw_query *query,
-                                         const struct withdrawal *last,
-                                         char next_key[WITHDRAW_ID_LENGTH + 1])
-{
-    struct withdraw_query next = *query;
-    struct withdrawal rows[2];
-    size_t count = 0;
-    bool has_more = false;
-    snprintf(next.start_key, sizeof(next.start_key), "%s", last->withdraw_id);
-    next.limit = 2;
-    cash_result result = store_withdraw_list(call->api->store, &next, rows, &count, &has_more);
-    next_key[0] = '\0';
-    if (result == CASH_OK && count == 2) {
-        snprintf(next_key, WITHDRAW_ID_LENGTH + 1, "%s", rows[1].withdraw_id);
-    }
-    return result;
-}
-
 static json_t *api_withdraw_page_json(const struct withdrawal *rows, size_t count,
                                       const char *next_key)
 {
@@ -194,7 +171,6 @@ void api_withdraw_list(const struct api_call *call, struct http_response *respon
     struct withdraw_query query;
     struct withdrawal *rows = NULL;
     size_t count = 0;
-    bool has_more = false;
     memset(&query, 0, sizeof(query));
     cash_result result = withdraw_query_parse(call->request->params, call->request->param_count,
                                               &query, why, sizeof(why));
@@ -208,10 +184,7 @@ void api_withdraw_list(const struct api_call *call, struct http_response *respon
         api_error(response, CASH_INTERNAL_ERROR, NULL);
         return;
     }
-    result = store_withdraw_list(call->api->store, &query, rows, &count, &has_more);
-    if (result == CASH_OK && has_more && count > 0) {
-        result = api_withdraw_next_key(call, &query, &rows[count - 1], next_key);
-    }
+    result = store_withdraw_list(call->api->store, &query, rows, &count, next_key);
     if (result != CASH_OK) {
         api_error(response, result, NULL);
         goto out_free_rows;

@@ -164,6 +164,8 @@ cash_result sqlite_bank_read(struct sqlite_conn *conn, const char *account_id,
     " status, is_processing, confirmed_count, memo, transaction_id, transaction_ms, amount, fee,"  \
     " total_amount, confirmed_ms, created_ms, updated_ms"
 
+#define SQLITE_WITHDRAW_COLUMN_ID 0 /* withdraw_id comes first */
+
 void sqlite_withdraw_row_read(sqlite3_stmt *stmt, struct withdrawal *out, struct sqlite_row *row);
 
 /* The operations, one per file group. */
@@ -209,7 +211,8 @@ cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *
 cash_result sqlite_withdraw_get(struct store *store, const char *account_id,
                                 const char *withdraw_id, struct withdrawal *out);
 cash_result sqlite_withdraw_list(struct store *store, const struct withdraw_query *query,
-                                 struct withdrawal *out, size_t *count_out, bool *has_more_out);
+                                 struct withdrawal *out, size_t *count_out,
+                                 char next_key_out[WITHDRAW_ID_LENGTH + 1]);
 cash_result sqlite_withdraw_cancel(struct store *store, const char *account_id,
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
                                    struct withdrawal *out);

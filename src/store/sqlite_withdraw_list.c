@@ -1,8 +1,8 @@
 /*
  * sqlite_withdraw_list.c - GET /cash/v1/withdraw (SPEC 2) in the SQLite backend: the parsed
  * struct withdraw_query becomes SQL built only from fixed fragments, with every value bound as
- * a parameter, newest first (withdrawId descending), one row more than the page to tell whether
- * another page follows.
+ * a parameter, newest first (withdrawId descending), one row more than the page: the first id of
+ * the next page.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@ struct withdraw_list_context {
     const struct withdraw_query *query;
     struct withdrawal *out;
     size_t count;
-    bool has_more;
+    char next_key[WITHDRAW_ID_LENGTH + 1]; /* the id of the row past the page, "" if none */
     char patterns[LIST_CONDITIONS_MAX][LIKE_PATTERN_BYTES_MAX]; /* bound STATIC: live with us */
 };
 
@@ -200,7 +200,12 @@ static cash_result withdraw_list_rows(struct sqlite_conn *conn, sqlite3_stmt *st
             return result;
         }
         if (context->count == context->query->limit) {
-            context->has_more = true;
+            const unsigned char *id = sqlite3_column_text(stmt, SQLITE_WITHDRAW_COLUMN_ID);
+            if (id == NULL || strlen((const char *)id) != WITHDRAW_ID_LENGTH) {
+                log_error("store: withdraw list: a withdraw_id is malformed");
+                return CASH_INTERNAL_ERROR;
+            }
+            memcpy(context->next_key, id, WITHDRAW_ID_LENGTH + 1);
             return CASH_OK;
         }
         result = withdraw_list_row(stmt, &context->out[context->count]);
@@ -236,14 +241,14 @@ static cash_result withdraw_list_body(struct sqlite_conn *conn, void *context_po
 }
 
 /*
- * Withdrawals newest first (store.h). query->limit is 1..LIST_LIMIT_MAX + 1 (one more than a
- * page lets a caller see the next page's first id); CASH_VALIDATION_ERROR for a limit, condition
- * count or condition out of range. On an error out[] may hold partial rows; the counts do not.
+ * Withdrawals newest first (store.h). CASH_VALIDATION_ERROR for a limit, condition count or
+ * condition out of range. On an error out[] may hold partial rows; the count does not.
  */
 cash_result sqlite_withdraw_list(struct store *store, const struct withdraw_query *query,
-                                 struct withdrawal *out, size_t *count_out, bool *has_more_out)
+                                 struct withdrawal *out, size_t *count_out,
+                                 char next_key_out[WITHDRAW_ID_LENGTH + 1])
 {
-    if (query->limit < 1 || query->limit > LIST_LIMIT_MAX + 1 ||
+    if (query->limit < 1 || query->limit > LIST_LIMIT_MAX ||
         query->condition_count > LIST_CONDITIONS_MAX) {
         return CASH_VALIDATION_ERROR;
     }
@@ -257,7 +262,7 @@ cash_result sqlite_withdraw_list(struct store *store, const struct withdraw_quer
         sqlite_read_run(sqlite_store_of(store), withdraw_list_body, context, false);
     if (result == CASH_OK) {
         *count_out = context->count;
-        *has_more_out = context->has_more;
+        memcpy(next_key_out, context->next_key, sizeof(context->next_key));
     }
     free(context);
     return result;

@@ -182,9 +182,10 @@ cash_result store_withdraw_get(struct store *store, const char *account_id, cons
 }
 
 cash_result store_withdraw_list(struct store *store, const struct withdraw_query *query,
-                                struct withdrawal *out, size_t *count_out, bool *has_more_out)
+                                struct withdrawal *out, size_t *count_out,
+                                char next_key_out[WITHDRAW_ID_LENGTH + 1])
 {
-    return store->ops->withdraw_list(store, query, out, count_out, has_more_out);
+    return store->ops->withdraw_list(store, query, out, count_out, next_key_out);
 }
 
 cash_result store_withdraw_cancel(struct store *store, const char *account_id,

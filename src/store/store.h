@@ -123,7 +123,8 @@ struct store_ops {
     cash_result (*withdraw_get)(struct store *store, const char *account_id,
                                 const char *withdraw_id, struct withdrawal *out);
     cash_result (*withdraw_list)(struct store *store, const struct withdraw_query *query,
-                                 struct withdrawal *out, size_t *count_out, bool *has_more_out);
+                                 struct withdrawal *out, size_t *count_out,
+                                 char next_key_out[WITHDRAW_ID_LENGTH + 1]);
     cash_result (*withdraw_cancel)(struct store *store, const char *account_id,
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
                                    struct withdrawal *out);
@@ -215,9 +216,13 @@ cash_result store_withdraw_create(struct store *store, struct withdraw_create *r
 /* account_id NULL means any account (operator); otherwise another account's row is CASH_NOT_FOUND. */
 cash_result store_withdraw_get(struct store *store, const char *account_id,
                                const char *withdraw_id, struct withdrawal *out);
-/* Newest first (withdrawId descending); out has room for query->limit rows. */
+/*
+ * Newest first (withdrawId descending); out has room for query->limit rows. next_key_out is the
+ * withdrawId that starts the next page (the query's start_key for it), or "" on the last page.
+ */
 cash_result store_withdraw_list(struct store *store, const struct withdraw_query *query,
-                                struct withdrawal *out, size_t *count_out, bool *has_more_out);
+                                struct withdrawal *out, size_t *count_out,
+                                char next_key_out[WITHDRAW_ID_LENGTH + 1]);
 /*
  * The account cancels its own withdrawal: PENDING or CONFIRMED and not processing, else
  * CASH_INVALID_STATUS. Status CANCELED and the whole totalAmount credited back with a

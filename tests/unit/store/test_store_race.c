@@ -171,14 +171,14 @@ static void *pool_reader(void *pointer)
         struct account account;
         struct withdrawal rows[3];
         size_t count = 0;
-        bool has_more = false;
+        char next_key[WITHDRAW_ID_LENGTH + 1];
         struct withdraw_query query;
         memset(&query, 0, sizeof(query));
         snprintf(query.account_id, sizeof(query.account_id), "%s", ACCOUNT_A);
         query.limit = 3;
         if (store_account_get(arg->store, ACCOUNT_A, &account) != CASH_OK ||
             account.balance_won != 5000 ||
-            store_withdraw_list(arg->store, &query, rows, &count, &has_more) != CASH_OK ||
+            store_withdraw_list(arg->store, &query, rows, &count, next_key) != CASH_OK ||
             count != 0) {
             atomic_fetch_add(arg->errors, 1);
         }

@@ -507,17 +507,18 @@ static void query_add_text(struct withdraw_query *query, enum withdraw_field fie
     snprintf(condition->text, sizeof(condition->text), "%s", text);
 }
 
-/* Runs the query; asserts the rows are exactly those of rows[] named by indexes, in order. */
+/* Runs the query; asserts the rows are exactly those of rows[] named by indexes, in order, and
+ * that the next page starts at rows[next_expected] (-1: there is no next page). */
 static void assert_list(struct fixture *f, const struct withdraw_query *query,
                         const struct withdrawal rows[5], const int *expected, size_t expected_count,
-                        bool has_more_expected)
+                        int next_expected)
 {
-    struct withdrawal out[LIST_LIMIT_MAX + 1];
+    struct withdrawal out[LIST_LIMIT_MAX];
     size_t count = 99;
-    bool has_more = !has_more_expected;
-    assert_int_equal(store_withdraw_list(f->store, query, out, &count, &has_more), CASH_OK);
+    char next_key[WITHDRAW_ID_LENGTH + 1] = "stale";
+    assert_int_equal(store_withdraw_list(f->store, query, out, &count, next_key), CASH_OK);
     assert_int_equal(count, expected_count);
-    assert_int_equal(has_more, has_more_expected);
+    assert_string_equal(next_key, next_expected < 0 ? "" : rows[next_expected].withdraw_id);
     for (size_t i = 0; i < expected_count; i++) {
         assert_string_equal(out[i].withdraw_id, rows[expected[i]].withdraw_id);
     }
@@ -531,28 +532,33 @@ static void test_list_cursor(void **state)
     setup_list(f, rows);
     struct withdraw_query query;
     query_init(&query, ACCOUNT_A, 2);
-    assert_list(f, &query, rows, (const int[]){4, 3}, 2, true);
+    assert_list(f, &query, rows, (const int[]){4, 3}, 2, 2);
     snprintf(query.start_key, sizeof(query.start_key), "%s", rows[2].withdraw_id);
-    assert_list(f, &query, rows, (const int[]){2, 1}, 2, true);
+    assert_list(f, &query, rows, (const int[]){2, 1}, 2, 0);
     snprintf(query.start_key, sizeof(query.start_key), "%s", rows[0].withdraw_id);
-    assert_list(f, &query, rows, (const int[]){0}, 1, false);
+    assert_list(f, &query, rows, (const int[]){0}, 1, -1);
+    query_init(&query, ACCOUNT_A, 4);
+    assert_list(f, &query, rows, (const int[]){4, 3, 2, 1}, 4, 0);
     query_init(&query, ACCOUNT_A, 5);
-    assert_list(f, &query, rows, (const int[]){4, 3, 2, 1, 0}, 5, false);
+    assert_list(f, &query, rows, (const int[]){4, 3, 2, 1, 0}, 5, -1);
     query_init(&query, ACCOUNT_A, LIST_LIMIT_MAX);
-    assert_list(f, &query, rows, (const int[]){4, 3, 2, 1, 0}, 5, false);
+    assert_list(f, &query, rows, (const int[]){4, 3, 2, 1, 0}, 5, -1);
 
     /* Every account (the operator): B's row too. */
     struct withdrawal all[LIST_LIMIT_MAX];
     size_t count = 0;
-    bool has_more = true;
+    char next_key[WITHDRAW_ID_LENGTH + 1] = "stale";
     query_init(&query, "", 20);
-    assert_int_equal(store_withdraw_list(f->store, &query, all, &count, &has_more), CASH_OK);
+    assert_int_equal(store_withdraw_list(f->store, &query, all, &count, next_key), CASH_OK);
     assert_int_equal(count, 6);
-    assert_false(has_more);
+    assert_string_equal(next_key, "");
     assert_string_equal(all[0].account_id, ACCOUNT_B); /* created last */
 
     query_init(&query, ACCOUNT_A, 0);
-    assert_int_equal(store_withdraw_list(f->store, &query, all, &count, &has_more),
+    assert_int_equal(store_withdraw_list(f->store, &query, all, &count, next_key),
+                     CASH_VALIDATION_ERROR);
+    query_init(&query, ACCOUNT_A, LIST_LIMIT_MAX + 1);
+    assert_int_equal(store_withdraw_list(f->store, &query, all, &count, next_key),
                      CASH_VALIDATION_ERROR);
     fixture_free(f);
 }
@@ -572,40 +578,40 @@ static void test_list_filters(void **state)
 
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_STATUS, QUERY_EQ, "CANCELED");
-    assert_list(f, &query, rows, (const int[]){1}, 1, false);
+    assert_list(f, &query, rows, (const int[]){1}, 1, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_STATUS, QUERY_NE, "CANCELED");
-    assert_list(f, &query, rows, (const int[]){4, 3, 2, 0}, 4, false);
+    assert_list(f, &query, rows, (const int[]){4, 3, 2, 0}, 4, -1);
 
     query_init(&query, ACCOUNT_A, 20);
     query_add_number(&query, WITHDRAW_FIELD_TOTAL_AMOUNT, QUERY_GTE, 30000);
-    assert_list(f, &query, rows, (const int[]){4, 3, 2}, 3, false);
+    assert_list(f, &query, rows, (const int[]){4, 3, 2}, 3, -1);
     query_add_number(&query, WITHDRAW_FIELD_TOTAL_AMOUNT, QUERY_LT, 50000);
-    assert_list(f, &query, rows, (const int[]){3, 2}, 2, false);
+    assert_list(f, &query, rows, (const int[]){3, 2}, 2, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_number(&query, WITHDRAW_FIELD_AMOUNT, QUERY_EQ, rows[0].amount_won);
-    assert_list(f, &query, rows, (const int[]){0}, 1, false);
+    assert_list(f, &query, rows, (const int[]){0}, 1, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_number(&query, WITHDRAW_FIELD_FEE, QUERY_GT, rows[3].fee_won);
-    assert_list(f, &query, rows, (const int[]){4}, 1, false);
+    assert_list(f, &query, rows, (const int[]){4}, 1, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_number(&query, WITHDRAW_FIELD_DATE_CREATED, QUERY_GTE, FIXTURE_NOW_MS + 4);
-    assert_list(f, &query, rows, (const int[]){4, 3}, 2, false);
+    assert_list(f, &query, rows, (const int[]){4, 3}, 2, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_number(&query, WITHDRAW_FIELD_DATE_CREATED, QUERY_LTE, FIXTURE_NOW_MS + 1);
-    assert_list(f, &query, rows, (const int[]){0}, 1, false);
+    assert_list(f, &query, rows, (const int[]){0}, 1, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_number(&query, WITHDRAW_FIELD_DATE_UPDATED, QUERY_EQ, FIXTURE_NOW_MS + 100);
-    assert_list(f, &query, rows, (const int[]){1}, 1, false);
+    assert_list(f, &query, rows, (const int[]){1}, 1, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_WITHDRAW_ID, QUERY_LT, rows[2].withdraw_id);
-    assert_list(f, &query, rows, (const int[]){1, 0}, 2, false);
+    assert_list(f, &query, rows, (const int[]){1, 0}, 2, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_WITHDRAW_ID, QUERY_EQ, rows[3].withdraw_id);
-    assert_list(f, &query, rows, (const int[]){3}, 1, false);
+    assert_list(f, &query, rows, (const int[]){3}, 1, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_BANK_CODE, QUERY_NE, "004");
-    assert_list(f, &query, rows, (const int[]){4, 3}, 2, false);
+    assert_list(f, &query, rows, (const int[]){4, 3}, 2, -1);
 
     fixture_free(f);
 }
@@ -620,37 +626,37 @@ static void test_list_text_filters(void **state)
     /* LIKE is a substring match in which % and _ are plain characters. */
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_HOLDER_NAME, QUERY_LIKE, "%_off");
-    assert_list(f, &query, rows, (const int[]){3}, 1, false);
+    assert_list(f, &query, rows, (const int[]){3}, 1, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_HOLDER_NAME, QUERY_LIKE, "x_");
-    assert_list(f, &query, rows, (const int[]){4}, 1, false);
+    assert_list(f, &query, rows, (const int[]){4}, 1, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_HOLDER_NAME, QUERY_LIKE, "길");
-    assert_list(f, &query, rows, (const int[]){2, 1, 0}, 3, false);
+    assert_list(f, &query, rows, (const int[]){2, 1, 0}, 3, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_HOLDER_NAME, QUERY_NE, "홍길동");
-    assert_list(f, &query, rows, (const int[]){4, 3}, 2, false);
+    assert_list(f, &query, rows, (const int[]){4, 3}, 2, -1);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_HOLDER_NAME, QUERY_LIKE, "' OR 1=1 --");
-    assert_list(f, &query, rows, (const int[]){0}, 0, false);
+    assert_list(f, &query, rows, (const int[]){0}, 0, -1);
 
     /* Conditions and the cursor together. */
     query_init(&query, ACCOUNT_A, 1);
     query_add_text(&query, WITHDRAW_FIELD_STATUS, QUERY_EQ, "PENDING");
     snprintf(query.start_key, sizeof(query.start_key), "%s", rows[2].withdraw_id);
-    assert_list(f, &query, rows, (const int[]){2}, 1, true);
+    assert_list(f, &query, rows, (const int[]){2}, 1, 1);
 
     /* Conditions that make no sense for the field. */
     struct withdrawal page[20];
     size_t count = 0;
-    bool has_more = false;
+    char next_key[WITHDRAW_ID_LENGTH + 1];
     query_init(&query, ACCOUNT_A, 20);
     query_add_number(&query, WITHDRAW_FIELD_AMOUNT, QUERY_LIKE, 5);
-    assert_int_equal(store_withdraw_list(f->store, &query, page, &count, &has_more),
+    assert_int_equal(store_withdraw_list(f->store, &query, page, &count, next_key),
                      CASH_VALIDATION_ERROR);
     query_init(&query, ACCOUNT_A, 20);
     query_add_text(&query, WITHDRAW_FIELD_AMOUNT, QUERY_EQ, "5");
-    assert_int_equal(store_withdraw_list(f->store, &query, page, &count, &has_more),
+    assert_int_equal(store_withdraw_list(f->store, &query, page, &count, next_key),
                      CASH_VALIDATION_ERROR);
     fixture_free(f);
 }
