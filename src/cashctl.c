@@ -37,6 +37,7 @@ static const char cli_usage_text[] =
     "  account set ACCOUNT_ID [--status S] [--verified T] [--auto-recharge on|off]\n"
     "  member add ACCOUNT_ID --email E --phone P [--role R] [--status S]\n"
     "  member set MEMBER_ID [--role R] [--status S]\n"
+    "  member totp MEMBER_ID                            enrol an app; prints its otpauth URI\n"
     "  apikey create MEMBER_ID [--scopes cash:read,cash:write]\n"
     "  apikey revoke API_KEY\n"
     "  balance credit ACCOUNT_ID AMOUNT [--memo TEXT]\n"
@@ -321,6 +322,7 @@ static const struct cli_command cli_commands[] = {
     {"account set", 3, "|status|verified|auto-recharge|", "||", cli_run_account_set},
     {"member add", 3, "|email|phone|role|status|", "|email|phone|", cli_run_member_add},
     {"member set", 3, "|role|status|", "||", cli_run_member_set},
+    {"member totp", 3, "||", "||", cli_run_member_totp},
     {"apikey create", 3, "|scopes|", "||", cli_run_api_key_create},
     {"apikey revoke", 3, "||", "||", cli_run_api_key_revoke},
     {"balance credit", 4, "|memo|", "||", cli_run_balance_credit},

@@ -69,6 +69,7 @@ int cli_run_account_create(struct cli *cli);
 int cli_run_account_set(struct cli *cli);
 int cli_run_member_add(struct cli *cli);
 int cli_run_member_set(struct cli *cli);
+int cli_run_member_totp(struct cli *cli);
 int cli_run_api_key_create(struct cli *cli);
 int cli_run_api_key_revoke(struct cli *cli);
 int cli_run_balance_credit(struct cli *cli);

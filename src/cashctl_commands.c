@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 
@@ -17,6 +18,7 @@
 #include "common/ids.h"
 #include "common/limits.h"
 #include "common/timeutil.h"
+#include "common/totp.h"
 #include "domain/bank.h"
 #include "domain/names.h"
 #include "domain/query.h"
@@ -309,6 +311,94 @@ int cli_run_member_set(struct cli *cli)
         return cli_fail_store(result, "member", member_id);
     }
     return cli_print_json(cli_member_json(&member));
+}
+
+/* ---- authenticator apps (SPEC 5: TOTP) ---- */
+
+#define CLI_TOTP_ISSUER        "cashd"
+#define CLI_TOTP_URI_BYTES_MAX 1024
+
+/* otpauth://totp/cashd:EMAIL?secret=...: what authenticator apps read (Key Uri Format). */
+static bool cli_totp_uri(const char *email, const char *secret_base32, char *out, size_t out_size)
+{
+    char *label = curl_easy_escape(NULL, email, 0); /* curl_free()d below */
+    if (label == NULL) {
+        return false;
+    }
+    int written = snprintf(out, out_size,
+                           "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=%d"
+                           "&period=%d",
+                           CLI_TOTP_ISSUER, label, secret_base32, CLI_TOTP_ISSUER, TOTP_DIGITS,
+                           TOTP_PERIOD_SECONDS);
+    curl_free(label);
+    return written > 0 && (size_t)written < out_size;
+}
+
+/* A new secret: sealed (base64 inside) for the store, base32 for the app; exit code. */
+static int cli_totp_secret(const struct cli *cli, struct totp_enrolment *enrolment,
+                           char *base32_out, size_t base32_size)
+{
+    unsigned char secret[TOTP_SECRET_BYTES];
+    char base64[TOTP_SECRET_BYTES * 2];
+    int exit_code = CLI_EXIT_OK;
+    if (!crypto_random(secret, sizeof secret)) {
+        exit_code = cli_fail(CLI_EXIT_FAILURE, "the random source failed");
+        goto out_wipe;
+    }
+    size_t length = base64_encode(secret, sizeof secret, base64, sizeof base64);
+    if (length == 0 || base32_encode(secret, sizeof secret, base32_out, base32_size) == 0 ||
+        !crypto_seal(&cli->keyring, base64, length, enrolment->sealed_secret,
+                     sizeof enrolment->sealed_secret)) {
+        exit_code = cli_fail(CLI_EXIT_FAILURE, "cannot seal the TOTP secret");
+    }
+out_wipe:
+    OPENSSL_cleanse(secret, sizeof secret);
+    OPENSSL_cleanse(base64, sizeof base64);
+    return exit_code;
+}
+
+/* cashctl member totp MEMBER_ID: enrols a new authenticator app (replacing one enrolled before)
+ * and prints its otpauth:// URI once; the secret is stored sealed only. */
+int cli_run_member_totp(struct cli *cli)
+{
+    const char *member_id = cli->words[2];
+    struct member member;
+    struct totp_enrolment enrolment = {.last_step = 0};
+    char base32[TOTP_SECRET_BYTES * 2];
+    char uri[CLI_TOTP_URI_BYTES_MAX] = "";
+    if (strlen(member_id) != MEMBER_ID_LENGTH || !id_is_digits(member_id, MEMBER_ID_LENGTH)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad member id '%s' (14 digits)", member_id);
+    }
+    int exit_code = cli_load_keyring(cli);
+    if (exit_code == CLI_EXIT_OK) {
+        exit_code = cli_open_store(cli);
+    }
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    cash_result result = store_member_get(cli->store, member_id, &member);
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "member", member_id);
+    }
+    exit_code = cli_totp_secret(cli, &enrolment, base32, sizeof base32);
+    if (exit_code == CLI_EXIT_OK && !cli_totp_uri(member.email, base32, uri, sizeof uri)) {
+        exit_code = cli_fail(CLI_EXIT_FAILURE, "cannot write the otpauth URI");
+    }
+    if (exit_code == CLI_EXIT_OK) {
+        snprintf(enrolment.member_id, sizeof enrolment.member_id, "%s", member_id);
+        enrolment.created_ms = time_now_ms();
+        result = store_totp_enrol(cli->store, &enrolment);
+        exit_code = result == CASH_OK ? CLI_EXIT_OK : cli_fail_store(result, "member", member_id);
+    }
+    if (exit_code == CLI_EXIT_OK && cli->json) {
+        exit_code =
+            cli_print_json(json_pack("{s:s, s:s}", "memberId", member_id, "otpauthUri", uri));
+    } else if (exit_code == CLI_EXIT_OK) {
+        puts(uri);
+    }
+    OPENSSL_cleanse(base32, sizeof base32);
+    OPENSSL_cleanse(uri, sizeof uri);
+    return exit_code;
 }
 
 /* ---- API keys ---- */

@@ -60,6 +60,33 @@ static enum log_level cashd_log_level(int64_t level)
 }
 
 /*
+ * SPEC 7: a database set to lose committed transactions (SQLite synchronous below FULL,
+ * PostgreSQL fsync or synchronous_commit off) is refused unless the operator said
+ * --unsafe-allow-data-loss=1 (CASHD_UNSAFE_ALLOW_DATA_LOSS=1); then it is only warned about.
+ */
+static bool cashd_durability_check(struct cashd *cashd, char *why, size_t why_size)
+{
+    char unsafe[CASHD_WHY_BYTES_MAX] = "";
+    cash_result result = store_durability_check(cashd->store, unsafe, sizeof(unsafe));
+    if (result == CASH_OK) {
+        return true;
+    }
+    if (result != CASH_VALIDATION_ERROR) {
+        snprintf(why, why_size, "cannot check the database's durability: %s",
+                 result_message(result));
+        return false;
+    }
+    if (cashd->config.unsafe_allow_data_loss == 1) {
+        log_warn("%s; starting anyway (--unsafe-allow-data-loss)", unsafe);
+        return true;
+    }
+    snprintf(why, why_size,
+             "%s; fix the database, or pass --unsafe-allow-data-loss=1 to accept losing data",
+             unsafe);
+    return false;
+}
+
+/*
  * Opens the store and brings its schema up to date. cashctl init does the same; cashd runs the
  * migrations too because they are idempotent and cheap when there is nothing to do, and a server
  * started on an older schema must not write rows the schema does not expect.
@@ -67,7 +94,9 @@ static enum log_level cashd_log_level(int64_t level)
 static bool cashd_store_open(struct cashd *cashd, char *why, size_t why_size)
 {
     int version = 0;
-    cash_result result = store_open(cashd->config.db_url, &cashd->store, why, why_size);
+    const struct store_options options = {.pool_size = cashd->config.db_pool};
+    cash_result result =
+        store_open_options(cashd->config.db_url, &options, &cashd->store, why, why_size);
     if (result != CASH_OK) {
         if (why[0] == '\0') {
             snprintf(why, why_size, "cannot open the database: %s", result_message(result));
@@ -80,7 +109,7 @@ static bool cashd_store_open(struct cashd *cashd, char *why, size_t why_size)
         return false;
     }
     log_info("database schema version %d", version);
-    return true;
+    return cashd_durability_check(cashd, why, why_size);
 }
 
 static bool cashd_start(struct cashd *cashd, char *why, size_t why_size)

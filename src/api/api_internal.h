@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "common/result.h"
 #include "domain/money.h"
+#include "gateway/gateway.h"
 
 /* Room for a message that names a field or a parameter. */
 #define API_WHY_BYTES_MAX 256
@@ -30,6 +31,7 @@ struct api {
     struct store *store;
     const struct keyring *keyring;
     struct money_rules money;
+    struct gateway *gateway; /* owned: deliveries of second-factor codes (SPEC 5) */
 };
 
 /* One admitted request: routed, authenticated, authorised, its body parsed. */
@@ -143,5 +145,20 @@ void api_bank_delete(const struct api_call *call, struct http_response *response
 void api_verification_create(const struct api_call *call, struct http_response *response);
 void api_verification_confirm(const struct api_call *call, struct http_response *response);
 void api_verification_get(const struct api_call *call, struct http_response *response);
+/* POST /cash/v1/verifications/ars/callback: the phone gateway's signed report
+ * (AUTH_ACCESS_GATEWAY). */
+void api_ars_callback(const struct api_call *call, struct http_response *response);
+
+/* ---- verification_limits.c, verification_ars.c: the second factor's shared parts (SPEC 5) ---- */
+
+/* The abuse limits of config, retry_after_ms 0. */
+void api_verification_limits(const struct api *api, struct verification_limits *out);
+/* api_error, then a Retry-After header from limits->retry_after_ms for the 429 answers. */
+void api_error_retry(const struct api_call *call, struct http_response *response,
+                     cash_result result, const char *why, const struct verification_limits *limits);
+/* Sends the ARS call request for a new verification (console: the log); CASH_ARS_CALL_FAILED with
+ * why when the gateway did not take it. */
+cash_result api_ars_call(const struct api_call *call, const struct verification *verification,
+                         const char *ars_code, char *why, size_t why_size);
 
 #endif

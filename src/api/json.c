@@ -157,5 +157,12 @@ json_t *api_verification_json(const struct verification *verification, int64_t n
                            api_json_date(api_verification_expires_ms(verification, window_ms)));
     failed |=
         api_json_put(object, "dateConfirmed", api_json_date_or_null(verification->confirmed_ms));
+    if (verification->method == VERIFICATION_ARS) {
+        /* SPEC 5: what became of the call (docs/ars-gateway.md). */
+        enum verification_call_status call =
+            verification->call_status == CALL_NONE ? CALL_REQUESTED : verification->call_status;
+        failed |=
+            api_json_put(object, "callStatus", json_string(verification_call_status_name(call)));
+    }
     return api_json_finish(object, failed);
 }

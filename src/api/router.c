@@ -31,6 +31,9 @@ static const struct api_route api_routes[] = {
      api_bank_delete},
     {"POST", "/cash/v1/verifications", AUTH_ACCESS_WRITE, API_BODY_JSON, API_PARAMS_NONE,
      api_verification_create},
+    /* The phone gateway's signed report (docs/ars-gateway.md): no API key, its own signature. */
+    {"POST", "/cash/v1/verifications/ars/callback", AUTH_ACCESS_GATEWAY, API_BODY_JSON,
+     API_PARAMS_NONE, api_ars_callback},
     {"POST", "/cash/v1/verifications/{id}/confirm", AUTH_ACCESS_WRITE, API_BODY_JSON,
      API_PARAMS_NONE, api_verification_confirm},
     {"GET", "/cash/v1/verifications/{id}", AUTH_ACCESS_READ, API_BODY_NONE, API_PARAMS_NONE,

@@ -29,7 +29,7 @@ json_t *api_withdrawal_json(const struct withdrawal *withdrawal);
 json_t *api_history_json(const struct history_entry *entry);
 /* The registered bank account, its number masked. */
 json_t *api_bank_account_json(const struct bank_account *bank);
-/* A verification as its owner sees it now (SPEC 5). */
+/* A verification as its owner sees it now (SPEC 5); an ARS one also has its callStatus. */
 json_t *api_verification_json(const struct verification *verification, int64_t now_ms,
                               int64_t window_ms, int64_t uses_max);
 

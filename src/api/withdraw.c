@@ -9,6 +9,7 @@
 
 #include "common/ids.h"
 #include "common/timeutil.h"
+#include "domain/abuse.h"
 #include "domain/query.h"
 
 /* SPEC 3: body exactly {"amount": <JSON integer>}. */
@@ -54,7 +55,26 @@ static cash_result api_withdraw_prepare(const struct api_call *call,
     create->day_start_ms = kst_day_start_ms(call->now_ms);
     create->daily_limit_won = call->api->money.daily_limit_won;
     create->factor = factor;
+    create->bank_cooling_off_ms = call->api->config->bank_cooling_off_hours * 3600 * 1000;
     return CASH_OK;
+}
+
+/* SPEC 5: says when the cooling-off after the bank account's change ends. */
+static void api_cooling_off_why(const struct api_call *call, char *why, size_t why_size)
+{
+    struct bank_account bank;
+    int64_t until_ms = 0;
+    if (store_bank_account_get(call->api->store, call->key->account_id, &bank) != CASH_OK ||
+        !bank_cooling_off_active(&bank, call->api->config->bank_cooling_off_hours * 3600 * 1000,
+                                 call->now_ms, &until_ms)) {
+        return;
+    }
+    char changed[ISO8601_BYTES_MAX];
+    char until[ISO8601_BYTES_MAX];
+    iso8601_format(bank.updated_ms, changed);
+    iso8601_format(until_ms, until);
+    snprintf(why, why_size, "the bank account changed at %s; withdrawals are possible from %s",
+             changed, until);
 }
 
 void api_withdraw_create(const struct api_call *call, struct http_response *response)
@@ -78,6 +98,9 @@ void api_withdraw_create(const struct api_call *call, struct http_response *resp
     if (result == CASH_OK) {
         /* SPEC 3: second factor, bank account, daily limit and balance, in one transaction. */
         result = store_withdraw_create(call->api->store, &create, &created);
+    }
+    if (result == CASH_BANK_ACCOUNT_COOLING_OFF) {
+        api_cooling_off_why(call, why, sizeof(why));
     }
     if (result != CASH_OK) {
         api_error(response, result, why);

@@ -146,6 +146,9 @@ static bool auth_role_allows(enum member_role role, enum auth_access access)
 cash_result auth_authorize(const struct api_key *key, enum auth_access access)
 {
     unsigned scope = access == AUTH_ACCESS_WRITE ? SCOPE_CASH_WRITE : SCOPE_CASH_READ;
+    if (access == AUTH_ACCESS_GATEWAY) {
+        return CASH_MISSING_ACCOUNT_PERMISSION; /* gateways sign with their own secret */
+    }
     if ((key->scopes & scope) == 0) {
         return CASH_MISSING_ACCOUNT_PERMISSION;
     }

@@ -24,7 +24,11 @@ cash_result auth_authenticate(struct store *store, const struct keyring *keyring
                               const char *header, int64_t now_ms, struct api_key *out, char *why,
                               size_t why_size);
 
-enum auth_access { AUTH_ACCESS_READ, AUTH_ACCESS_WRITE };
+/*
+ * AUTH_ACCESS_GATEWAY: a route that no API key may call; it authenticates a gateway's signed
+ * callback itself (docs/ars-gateway.md), and auth_authorize refuses it.
+ */
+enum auth_access { AUTH_ACCESS_READ, AUTH_ACCESS_WRITE, AUTH_ACCESS_GATEWAY };
 
 /*
  * Authorises an authenticated key (SPEC 1): the scope cash:read/cash:write

@@ -9,9 +9,10 @@
 
 #include "common/log.h"
 
-#define CONFIG_USAGE_BYTES_MAX 8192
-#define CONFIG_KEY_FILE_NAME   "cashd.key"
-#define CONFIG_SQLITE_PREFIX   "sqlite:"
+#define CONFIG_USAGE_BYTES_MAX      8192
+#define CONFIG_KEY_FILE_NAME        "cashd.key"
+#define CONFIG_SQLITE_PREFIX        "sqlite:"
+#define CONFIG_ARS_SECRET_BYTES_MIN 16
 
 enum config_kind { CONFIG_KIND_TEXT, CONFIG_KIND_NUMBER, CONFIG_KIND_LOG_LEVEL };
 
@@ -74,10 +75,41 @@ static const struct config_setting config_settings[] = {
     NUMBER("verification-window-seconds", "CASHD_VERIFICATION_WINDOW_SECONDS",
            verification_window_seconds, 1, 86400, "300",
            "seconds to confirm a verification, and to use it once confirmed"),
+    TEXT("mail-user", "CASHD_MAIL_USER", mail_user, "",
+         "SMTP AUTH user (empty: no AUTH); prefer the environment"),
+    TEXT("mail-password", "CASHD_MAIL_PASSWORD", mail_password, "",
+         "SMTP AUTH password; prefer the environment"),
+    TEXT("mail-ca-file", "CASHD_MAIL_CA_FILE", mail_ca_file, "",
+         "CA certificates (PEM) that sign the SMTP server's (empty: the system's)"),
+    NUMBER("mail-timeout-seconds", "CASHD_MAIL_TIMEOUT_SECONDS", mail_timeout_seconds, 1, 120, "10",
+           "longest wait for one email's delivery"),
+    NUMBER("ars-timeout-seconds", "CASHD_ARS_TIMEOUT_SECONDS", ars_timeout_seconds, 1, 120, "10",
+           "longest wait for the phone gateway to take a call request"),
+    NUMBER("verification-member-limit", "CASHD_VERIFICATION_MEMBER_LIMIT",
+           verification_member_limit, 1, 100000, "5",
+           "verifications one member may ask for per member window"),
+    NUMBER("verification-member-window-seconds", "CASHD_VERIFICATION_MEMBER_WINDOW_SECONDS",
+           verification_member_window_seconds, 1, 31 * 86400, "3600", "the member window, seconds"),
+    NUMBER("verification-account-limit", "CASHD_VERIFICATION_ACCOUNT_LIMIT",
+           verification_account_limit, 1, 1000000, "50",
+           "verifications one account's members may ask for per account window"),
+    NUMBER("verification-account-window-seconds", "CASHD_VERIFICATION_ACCOUNT_WINDOW_SECONDS",
+           verification_account_window_seconds, 1, 31 * 86400, "86400",
+           "the account window, seconds"),
+    NUMBER("member-failures-max", "CASHD_MEMBER_FAILURES_MAX", member_failures_max, 1, 1000, "20",
+           "consecutive wrong codes that lock a member out"),
+    NUMBER("member-lock-seconds", "CASHD_MEMBER_LOCK_SECONDS", member_lock_seconds, 1, 7 * 86400,
+           "900", "how long that lock lasts"),
+    NUMBER("bank-cooling-off-hours", "CASHD_BANK_COOLING_OFF_HOURS", bank_cooling_off_hours, 0,
+           8760, "24", "no withdrawal this long after a bank account change by API (0: none)"),
     NUMBER("threads", "CASHD_THREADS", threads, 1, 64, NUMBER_TEXT(HTTP_THREADS_DEFAULT),
            "HTTP worker threads"),
     {"log-level", "CASHD_LOG_LEVEL", CONFIG_KIND_LOG_LEVEL, offsetof(struct config, log_level), 0,
      0, "info", "debug, info, warn or error", NULL},
+    NUMBER("db-pool", "CASHD_DB_POOL", db_pool, 1, DB_POOL_MAX, NUMBER_TEXT(DB_POOL_DEFAULT),
+           "most PostgreSQL connections this process opens"),
+    NUMBER("unsafe-allow-data-loss", "CASHD_UNSAFE_ALLOW_DATA_LOSS", unsafe_allow_data_loss, 0, 1,
+           "0", "1: start even on a database set to lose committed transactions"),
 };
 
 #define CONFIG_SETTING_COUNT (sizeof(config_settings) / sizeof(config_settings[0]))
@@ -261,8 +293,40 @@ static enum config_outcome config_load_flags(struct config *config, int argc, ch
     return CONFIG_OK;
 }
 
-/* The environment, then the flags, then the checks across settings (maximum >= minimum) and the
- * key file derived from a sqlite db_url unless one was named. */
+static bool config_text_starts(const char *text, const char *prefix)
+{
+    return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * SPEC 5, 7: mail goes to the console or an smtp:// or smtps:// server; the phone gateway is the
+ * console, an http:// or https:// URL, or "" (ARS off); a gateway URL needs a secret of at least
+ * CONFIG_ARS_SECRET_BYTES_MIN bytes to sign with.
+ */
+static bool config_check_delivery(const struct config *config, char *why, size_t why_size)
+{
+    if (strcmp(config->mail, "console") != 0 && !config_text_starts(config->mail, "smtp://") &&
+        !config_text_starts(config->mail, "smtps://")) {
+        snprintf(why, why_size,
+                 "CASHD_MAIL must be console, smtp://HOST:PORT or smtps://HOST:PORT");
+        return false;
+    }
+    bool ars_url = config_text_starts(config->ars_url, "http://") ||
+                   config_text_starts(config->ars_url, "https://");
+    if (config->ars_url[0] != '\0' && strcmp(config->ars_url, "console") != 0 && !ars_url) {
+        snprintf(why, why_size, "CASHD_ARS_URL must be console, empty (no ARS) or an http(s) URL");
+        return false;
+    }
+    if (ars_url && strlen(config->ars_secret) < CONFIG_ARS_SECRET_BYTES_MIN) {
+        snprintf(why, why_size, "CASHD_ARS_SECRET must have at least %d bytes with a gateway URL",
+                 CONFIG_ARS_SECRET_BYTES_MIN);
+        return false;
+    }
+    return true;
+}
+
+/* The environment, then the flags, then the checks across settings (maximum >= minimum,
+ * delivery) and the key file derived from a sqlite db_url unless one was named. */
 enum config_outcome config_load(struct config *config, int argc, char **argv, char *why,
                                 size_t why_size)
 {
@@ -279,6 +343,9 @@ enum config_outcome config_load(struct config *config, int argc, char **argv, ch
         snprintf(why, why_size,
                  "the maximum withdrawal (%lld) is below the minimum withdrawal (%lld)",
                  (long long)config->withdraw_max_won, (long long)config->withdraw_min_won);
+        return CONFIG_ERROR;
+    }
+    if (!config_check_delivery(config, why, why_size)) {
         return CONFIG_ERROR;
     }
     if (config->data_key_file[0] == '\0' || !key_file_named) {

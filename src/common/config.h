@@ -31,8 +31,23 @@ struct config {
     int64_t dual_confirm_at_won;               /* CASHD_DUAL_CONFIRM_AT; 10,000,000 */
     int64_t verification_max_uses;             /* CASHD_VERIFICATION_MAX_USES; 1 */
     int64_t verification_window_seconds;       /* CASHD_VERIFICATION_WINDOW_SECONDS; 300 */
+    /* Second factor delivery and abuse limits (SPEC 5, docs/API.md "Abuse limits") */
+    char mail_user[CONFIG_TEXT_BYTES_MAX];     /* CASHD_MAIL_USER; "" = no SMTP AUTH */
+    char mail_password[CONFIG_TEXT_BYTES_MAX]; /* CASHD_MAIL_PASSWORD */
+    char mail_ca_file[CONFIG_TEXT_BYTES_MAX];  /* CASHD_MAIL_CA_FILE; "" = the system's CAs */
+    int64_t mail_timeout_seconds;              /* CASHD_MAIL_TIMEOUT_SECONDS; 10 */
+    int64_t ars_timeout_seconds;               /* CASHD_ARS_TIMEOUT_SECONDS; 10 */
+    int64_t verification_member_limit;         /* CASHD_VERIFICATION_MEMBER_LIMIT; 5 */
+    int64_t verification_member_window_seconds;  /* ...MEMBER_WINDOW_SECONDS; 3600 */
+    int64_t verification_account_limit;        /* CASHD_VERIFICATION_ACCOUNT_LIMIT; 50 */
+    int64_t verification_account_window_seconds; /* ...ACCOUNT_WINDOW_SECONDS; 86400 */
+    int64_t member_failures_max;               /* CASHD_MEMBER_FAILURES_MAX; 20 */
+    int64_t member_lock_seconds;               /* CASHD_MEMBER_LOCK_SECONDS; 900 */
+    int64_t bank_cooling_off_hours;            /* CASHD_BANK_COOLING_OFF_HOURS; 24, 0 = none */
     int64_t threads;                           /* CASHD_THREADS; HTTP_THREADS_DEFAULT */
     int64_t log_level;                         /* CASHD_LOG_LEVEL: debug, info, warn, error */
+    int64_t db_pool;                           /* CASHD_DB_POOL; DB_POOL_DEFAULT connections */
+    int64_t unsafe_allow_data_loss;            /* CASHD_UNSAFE_ALLOW_DATA_LOSS; 0 (SPEC 7) */
 };
 
 /* Fills config with the defaults. */

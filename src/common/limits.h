@@ -59,11 +59,25 @@
 #define VERIFICATION_CODE_DIGITS 6
 #define VERIFICATION_ATTEMPTS_MAX 5
 #define VERIFICATION_WINDOW_SECONDS (5 * 60)
+#define ARS_CODE_DIGITS 2                     /* the arsCode typed on the phone's keypad */
+#define GATEWAY_SKEW_SECONDS_MAX (5 * 60)     /* X-Cashd-Timestamp of a gateway callback */
+#define GATEWAY_TIMESTAMP_DIGITS_MAX 12       /* Unix seconds */
+#define GATEWAY_SIGNATURE_HEX_LENGTH 64       /* HMAC-SHA256 */
+#define GATEWAY_REPLY_BYTES_MAX 4096          /* what cashd reads of a gateway's answer */
+#define ARS_CALL_ID_BYTES_MAX 128             /* the gateway's own id of a call */
+#define MAIL_MESSAGE_BYTES_MAX 8192           /* one verification email, headers and body */
+#define TOTP_SECRET_BYTES 20                  /* RFC 4226: 160 bits */
+#define TOTP_PERIOD_SECONDS 30                /* RFC 6238 */
+#define TOTP_STEPS_TOLERATED 1                /* codes of one step before or after are taken */
 
 /* Store */
 #define DB_TIMEOUT_MS 10000
 #define DB_URL_BYTES_MAX 1024
 #define DB_READERS_MAX 8
+#define DB_POOL_DEFAULT 8   /* PostgreSQL: connections one process may open (CASHD_DB_POOL) */
+#define DB_POOL_MAX 256
+#define DB_TRANSACTION_ATTEMPTS_MAX 8 /* runs of a transaction failing with SQLSTATE 40001/40P01 */
+#define DB_RETRY_BACKOFF_MS_MAX 64    /* the longest random pause before a run again */
 
 /* Time */
 #define KST_OFFSET_SECONDS (9 * 3600) /* Asia/Seoul has no daylight saving time */

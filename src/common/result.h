@@ -36,7 +36,11 @@
     X(CASH_SERVICE_UNAVAILABLE, 503, "ServiceUnavailable", "the service is busy, try again")           \
     X(CASH_INTERNAL_ERROR, 500, "InternalError", "an internal error occurred")                       \
     X(CASH_URI_TOO_LONG, 414, "URITooLong", "the URL is longer than 2048 bytes")                   \
-    X(CASH_HEADERS_TOO_LARGE, 431, "HeadersTooLarge", "the request headers are larger than 8 KiB")
+    X(CASH_HEADERS_TOO_LARGE, 431, "HeadersTooLarge", "the request headers are larger than 8 KiB") \
+    X(CASH_TOO_MANY_REQUESTS, 429, "TooManyRequests", "too many verifications were asked for: wait and try again") \
+    X(CASH_BANK_ACCOUNT_COOLING_OFF, 403, "BankAccountCoolingOff", "the bank account changed recently: withdrawals wait for the cooling-off period") \
+    X(CASH_MAIL_DELIVERY_FAILED, 503, "MailDeliveryFailed", "the verification email could not be delivered") \
+    X(CASH_ARS_CALL_FAILED, 503, "ArsCallFailed", "the phone gateway could not place the call")
 
 typedef enum cash_result {
 #define CASH_RESULT_ENUM(code, status, name, message) code,

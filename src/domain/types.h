@@ -47,6 +47,20 @@ enum verification_status {
     VERIFICATION_EXPIRED,
 };
 
+/*
+ * ARS (SPEC 5, docs/ars-gateway.md): what became of the phone call. Stored beside the status;
+ * CALL_NONE for the other methods.
+ */
+enum verification_call_status {
+    CALL_NONE,
+    CALL_REQUESTED,    /* the gateway was asked to call; no result yet */
+    CALL_ANSWERED,     /* answered and the right digits typed: CONFIRMED */
+    CALL_WRONG_DIGITS, /* answered, other digits typed: FAILED */
+    CALL_NO_ANSWER,    /* not answered, busy or declined: FAILED */
+    CALL_FAILED,       /* the call could not be placed: FAILED */
+};
+#define VERIFICATION_CALL_STATUS_COUNT 6
+
 /* API key scopes, as a bit set */
 enum {
     SCOPE_CASH_READ = 1u << 0,
@@ -102,6 +116,7 @@ struct bank_account {
     char holder_name[HOLDER_NAME_BYTES_MAX + 1];
     int64_t created_ms;
     int64_t updated_ms;
+    bool operator_verified; /* set by the operator (cashctl bank set): no cooling-off */
 };
 
 struct withdrawal {
@@ -153,6 +168,7 @@ struct verification {
     int64_t uses;                    /* successful cash-writing requests authorised */
     int64_t created_ms;
     int64_t confirmed_ms; /* 0 until confirmed */
+    enum verification_call_status call_status; /* ARS only; CALL_NONE otherwise */
 };
 
 #endif

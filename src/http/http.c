@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ struct http_server {
     pthread_mutex_t lock;
     pthread_cond_t idle;       /* signalled when requests_in_flight drops to 0 */
     size_t requests_in_flight; /* under lock */
+    bool stopping;             /* under lock: http_server_stop has begun */
     unsigned port;
     char address[HTTP_ADDRESS_BYTES_MAX];
 };
@@ -59,8 +61,11 @@ struct http_exchange {
     struct http_server *server;
     int64_t started_ms; /* monotonic clock */
     bool uri_too_long;
+    bool uri_has_nul; /* "%00" in the request target */
     bool headers_too_large;
-    bool started; /* the access handler has seen the headers */
+    bool framing_ambiguous; /* more than one Content-Length, or one beside Transfer-Encoding */
+    bool late;              /* arrived after http_server_stop began: the handler never runs */
+    bool started;           /* the access handler has seen the headers */
     char method[HTTP_METHOD_BYTES_MAX + 1];
     char *path;      /* owned copy, for the access log */
     unsigned status; /* 0 until a response is queued */
@@ -156,6 +161,38 @@ static enum MHD_Result http_param_collect(void *context, enum MHD_ValueKind kind
     return MHD_YES;
 }
 
+/* True if the raw request target holds "%00": decoded, the path or a parameter would end at the
+ * NUL and name something else than what was sent ("/cash/v1/balance%00/x", "limit=1%00x"). */
+static bool http_uri_has_nul(const char *uri)
+{
+    for (const char *at = strchr(uri, '%'); at != NULL; at = strchr(at + 1, '%')) {
+        if (at[1] == '0' && at[2] == '0') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * True if the client asks leave to send a body over HTTP_BODY_BYTES_MAX ("Expect: 100-continue"
+ * with a larger Content-Length, which libmicrohttpd has already checked is a number). Such a body
+ * is refused before it is sent; any other too large body is read and dropped, so that the
+ * connection stays usable.
+ */
+static bool http_declared_too_large(struct MHD_Connection *connection)
+{
+    const char *expect =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    const char *declared =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (expect == NULL || strcasecmp(expect, "100-continue") != 0 || declared == NULL) {
+        return false;
+    }
+    errno = 0;
+    unsigned long long length = strtoull(declared, NULL, 10);
+    return errno == ERANGE || length > HTTP_BODY_BYTES_MAX;
+}
+
 /* ---- responses ---- */
 
 /* An error answered by this layer itself, from the result table alone (no client text in it). */
@@ -193,6 +230,14 @@ static bool http_add_headers(struct MHD_Response *reply, const struct http_respo
     return true;
 }
 
+static bool http_server_stopping(struct http_server *server)
+{
+    pthread_mutex_lock(&server->lock);
+    bool stopping = server->stopping;
+    pthread_mutex_unlock(&server->lock);
+    return stopping;
+}
+
 /* Queues response; takes ownership of response->body whatever happens. */
 static enum MHD_Result http_send(struct MHD_Connection *connection, struct http_exchange *exchange,
                                  struct http_response *response)
@@ -215,7 +260,12 @@ static enum MHD_Result http_send(struct MHD_Connection *connection, struct http_
     if (reply == NULL) {
         return MHD_NO;
     }
-    if (http_add_headers(reply, response)) {
+    bool added = http_add_headers(reply, response);
+    if (added && http_server_stopping(exchange->server)) {
+        /* A keep-alive client sends its next request elsewhere, not to a server going away. */
+        added = MHD_add_response_header(reply, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    }
+    if (added) {
         queued = MHD_queue_response(connection, response->status, reply);
     }
     MHD_destroy_response(reply);
@@ -236,6 +286,10 @@ static void http_request_fill(struct MHD_Connection *connection, struct http_exc
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Verification-Id");
     request->idempotency_key =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Idempotency-Key");
+    request->gateway_timestamp =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Cashd-Timestamp");
+    request->gateway_signature =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Cashd-Signature");
     request->body_too_large = exchange->body_too_large;
     if (exchange->body != NULL && !exchange->body_too_large) {
         exchange->body[exchange->body_length] = '\0';
@@ -256,6 +310,17 @@ static enum MHD_Result http_respond(struct MHD_Connection *connection,
     if (exchange->uri_too_long || exchange->headers_too_large) {
         http_error_response(&response,
                             exchange->uri_too_long ? CASH_URI_TOO_LONG : CASH_HEADERS_TOO_LARGE);
+        return http_send(connection, exchange, &response);
+    }
+    if (exchange->uri_has_nul || exchange->framing_ambiguous) {
+        /* A request two parsers could read two ways is refused, not guessed at. */
+        http_error_response(&response, CASH_VALIDATION_ERROR);
+        return http_send(connection, exchange, &response);
+    }
+    if (exchange->late) {
+        /* Not run at all: it could otherwise commit while the server closes its connection,
+         * and its client would never learn that it did. */
+        http_error_response(&response, CASH_SERVICE_UNAVAILABLE);
         return http_send(connection, exchange, &response);
     }
     struct http_param_collector collector = {exchange, &request, false};
@@ -281,7 +346,8 @@ static enum MHD_Result http_respond(struct MHD_Connection *connection,
 /* ---- libmicrohttpd callbacks ---- */
 
 /* MHD_OPTION_URI_LOG_CALLBACK: the first sight of a request; its return value becomes the
- * request's context. Counts the request as in flight until http_on_completed. */
+ * request's context. Counts the request as in flight until http_on_completed, unless it comes
+ * after http_server_stop began (late). */
 static void *http_on_uri(void *context, const char *uri, struct MHD_Connection *connection)
 {
     struct http_server *server = context;
@@ -293,28 +359,50 @@ static void *http_on_uri(void *context, const char *uri, struct MHD_Connection *
     exchange->server = server;
     exchange->started_ms = http_monotonic_ms();
     exchange->uri_too_long = strlen(uri) > HTTP_URL_BYTES_MAX;
+    exchange->uri_has_nul = http_uri_has_nul(uri);
     pthread_mutex_lock(&server->lock);
-    server->requests_in_flight++;
+    exchange->late = server->stopping;
+    if (!exchange->late) {
+        server->requests_in_flight++; /* a late request is not waited for: it does nothing */
+    }
     pthread_mutex_unlock(&server->lock);
     return exchange;
 }
 
-/* MHD_KeyValueIterator: adds the bytes of one "Name: value\r\n" header line. */
+/* What http_header_measure finds in the headers. */
+struct http_header_tally {
+    size_t bytes;
+    unsigned content_lengths;
+    unsigned transfer_encodings;
+};
+
+/* MHD_KeyValueIterator: adds the bytes of one "Name: value\r\n" header line, and counts the
+ * headers that frame the body. */
 static enum MHD_Result http_header_measure(void *context, enum MHD_ValueKind kind, const char *key,
                                            const char *value)
 {
-    size_t *total = context;
+    struct http_header_tally *tally = context;
     (void)kind;
-    *total += strlen(key) + (value == NULL ? 0 : strlen(value)) + 4;
+    tally->bytes += strlen(key) + (value == NULL ? 0 : strlen(value)) + 4;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        tally->content_lengths++;
+    }
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        tally->transfer_encodings++;
+    }
     return MHD_YES;
 }
 
 static bool http_exchange_start(struct MHD_Connection *connection, struct http_exchange *exchange,
                                 const char *url, const char *method)
 {
-    size_t header_bytes = 0;
-    MHD_get_connection_values(connection, MHD_HEADER_KIND, http_header_measure, &header_bytes);
-    exchange->headers_too_large = header_bytes > HTTP_HEADER_BYTES_MAX;
+    struct http_header_tally tally = {0, 0, 0};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, http_header_measure, &tally);
+    exchange->headers_too_large = tally.bytes > HTTP_HEADER_BYTES_MAX;
+    /* RFC 9112 6.3: such a request may be read differently by a proxy in front (smuggling). */
+    exchange->framing_ambiguous =
+        tally.content_lengths > 1 || (tally.content_lengths > 0 && tally.transfer_encodings > 0);
+    exchange->body_too_large = http_declared_too_large(connection);
     exchange->started = true;
     snprintf(exchange->method, sizeof(exchange->method), "%s", method);
     exchange->path = strdup(url);
@@ -338,7 +426,19 @@ static enum MHD_Result http_on_request(void *context, struct MHD_Connection *con
         return MHD_NO; /* out of memory at the request line: close the connection */
     }
     if (!exchange->started) {
-        return http_exchange_start(connection, exchange, url, method) ? MHD_YES : MHD_NO;
+        if (!http_exchange_start(connection, exchange, url, method)) {
+            return MHD_NO;
+        }
+        /* Refused before any body is read: libmicrohttpd then sends no "100 Continue", reads no
+         * body, and closes the connection after the answer. */
+        if (exchange->body_too_large || exchange->framing_ambiguous) {
+            return http_respond(connection, exchange, url, method);
+        }
+        return MHD_YES;
+    }
+    if (exchange->status != 0) {
+        *upload_data_size = 0; /* answered already: the rest of the body is dropped */
+        return MHD_YES;
     }
     if (*upload_data_size > 0) {
         bool kept = http_body_append(exchange, upload_data, *upload_data_size);
@@ -365,7 +465,11 @@ static void http_on_completed(void *context, struct MHD_Connection *connection,
                  exchange->path == NULL ? "-" : exchange->path, exchange->status, elapsed_ms,
                  reason == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
     }
+    bool late = exchange->late;
     http_exchange_free(exchange);
+    if (late) {
+        return;
+    }
     pthread_mutex_lock(&server->lock);
     server->requests_in_flight--;
     if (server->requests_in_flight == 0) {
@@ -573,7 +677,11 @@ void http_server_stop(struct http_server *server)
     if (server == NULL) {
         return;
     }
-    /* Stop accepting first, let the requests in flight finish, then stop the threads. */
+    /* Stop accepting first, let the requests in flight finish, then stop the threads. A request
+     * that arrives on an open connection from now on is answered 503 without running. */
+    pthread_mutex_lock(&server->lock);
+    server->stopping = true;
+    pthread_mutex_unlock(&server->lock);
     MHD_socket listen_socket = MHD_quiesce_daemon(server->daemon);
     http_drain(server);
     MHD_stop_daemon(server->daemon);

@@ -23,6 +23,8 @@ struct http_request {
     const char *content_type;
     const char *verification_id;   /* X-Verification-Id */
     const char *idempotency_key;   /* Idempotency-Key */
+    const char *gateway_timestamp; /* X-Cashd-Timestamp: a gateway's signed callback */
+    const char *gateway_signature; /* X-Cashd-Signature */
     const char *body;              /* NUL-terminated copy; NULL when there is no body */
     size_t body_length;
     bool body_too_large;           /* more than HTTP_BODY_BYTES_MAX arrived: the body is dropped */

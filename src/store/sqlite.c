@@ -36,11 +36,17 @@ static const struct store_ops sqlite_ops = {
     .verification_get = sqlite_verification_get,
     .verification_attempt = sqlite_verification_attempt,
     .verification_fail = sqlite_verification_fail,
+    .verification_open = sqlite_verification_open,
+    .verification_try = sqlite_verification_try,
+    .verification_call_result = sqlite_verification_call_result,
+    .totp_enrol = sqlite_totp_enrol,
+    .totp_get = sqlite_totp_get,
     .withdraw_create = sqlite_withdraw_create,
     .withdraw_get = sqlite_withdraw_get,
     .withdraw_list = sqlite_withdraw_list,
     .withdraw_cancel = sqlite_withdraw_cancel,
     .ledger_verify = sqlite_ledger_verify,
+    .durability_check = sqlite_durability_check,
 };
 
 /* Writes "text" or, with detail, "text detail" into why. */

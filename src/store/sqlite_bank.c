@@ -8,15 +8,18 @@
 
 static const char SQL_BANK_GET[] =
     "SELECT account_id, bank_code, sealed_number, masked_number, holder_name, created_ms,"
-    " updated_ms FROM bank_accounts WHERE account_id = ?";
+    " updated_ms, operator_verified FROM bank_accounts WHERE account_id = ?";
 static const char SQL_BANK_ACCOUNT_EXISTS[] = "SELECT 1 FROM accounts WHERE account_id = ?";
-/* Replacing keeps the first registration's created_ms: dateUpdated tells the change. */
+/* Replacing keeps the first registration's created_ms: dateUpdated tells the change.
+ * operator_verified (SPEC 5 cooling-off): 1 when the operator set it (no factor), which exempts
+ * it from the cooling-off; 0 when the member did through the API. */
 static const char SQL_BANK_UPSERT[] =
     "INSERT INTO bank_accounts (account_id, bank_code, sealed_number, masked_number,"
-    " holder_name, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " holder_name, created_ms, updated_ms, operator_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (account_id) DO UPDATE SET bank_code = excluded.bank_code,"
     " sealed_number = excluded.sealed_number, masked_number = excluded.masked_number,"
-    " holder_name = excluded.holder_name, updated_ms = excluded.updated_ms";
+    " holder_name = excluded.holder_name, updated_ms = excluded.updated_ms,"
+    " operator_verified = excluded.operator_verified";
 static const char SQL_BANK_DELETE[] = "DELETE FROM bank_accounts WHERE account_id = ?";
 
 struct bank_context {
@@ -66,10 +69,12 @@ cash_result sqlite_bank_read(struct sqlite_conn *conn, const char *account_id,
     sqlite_row_text(&row, out->holder_name, sizeof(out->holder_name));
     out->created_ms = sqlite_row_int64(&row);
     out->updated_ms = sqlite_row_int64(&row);
+    out->operator_verified = sqlite_row_bool(&row);
     return sqlite_row_check(&row, "bank get");
 }
 
-static cash_result bank_upsert(struct sqlite_conn *conn, const struct bank_account *bank)
+static cash_result bank_upsert(struct sqlite_conn *conn, const struct bank_account *bank,
+                               bool operator_verified)
 {
     sqlite3_stmt *stmt = sqlite_stmt(conn, SQL_BANK_UPSERT);
     if (stmt == NULL) {
@@ -84,6 +89,7 @@ static cash_result bank_upsert(struct sqlite_conn *conn, const struct bank_accou
     sqlite_bind_text(&binder, bank->holder_name);
     sqlite_bind_int64(&binder, bank->created_ms);
     sqlite_bind_int64(&binder, bank->updated_ms);
+    sqlite_bind_int64(&binder, operator_verified ? 1 : 0);
     cash_result result = sqlite_bind_check(conn, &binder, "bank set");
     if (result != CASH_OK) {
         return result;
@@ -110,7 +116,7 @@ static cash_result bank_set_body(struct sqlite_conn *conn, void *context_pointer
     if (result != CASH_OK) {
         return result;
     }
-    return bank_upsert(conn, context->bank);
+    return bank_upsert(conn, context->bank, context->factor == NULL);
 }
 
 /*

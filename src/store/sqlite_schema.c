@@ -132,6 +132,34 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
+/*
+ * Version 2, SPEC 5: the ARS call's outcome beside a verification's status; indexes for the
+ * creation limits; bank accounts the operator set (no cooling-off); enrolled authenticator apps
+ * with the newest step accepted; members' consecutive wrong codes and locks.
+ */
+static const char *const schema_v2[] = {
+    "ALTER TABLE verifications ADD COLUMN call_status TEXT NOT NULL DEFAULT ''"
+    " CHECK (call_status IN ('', 'REQUESTED', 'ANSWERED', 'WRONG_DIGITS', 'NO_ANSWER', 'FAILED'))",
+    "CREATE INDEX verifications_member_created ON verifications (member_id, created_ms)",
+    "CREATE INDEX verifications_account_created ON verifications (account_id, created_ms)",
+
+    "ALTER TABLE bank_accounts ADD COLUMN operator_verified INTEGER NOT NULL DEFAULT 0"
+    " CHECK (operator_verified IN (0, 1))",
+
+    "CREATE TABLE totp_enrolments ("
+    " member_id TEXT PRIMARY KEY REFERENCES members (member_id),"
+    " sealed_secret TEXT NOT NULL,"
+    " last_step BIGINT NOT NULL CHECK (last_step >= 0),"
+    " created_ms BIGINT NOT NULL)",
+
+    "CREATE TABLE member_guards ("
+    " member_id TEXT PRIMARY KEY REFERENCES members (member_id),"
+    " failures BIGINT NOT NULL CHECK (failures >= 0),"
+    " locked_until_ms BIGINT NOT NULL,"
+    " updated_ms BIGINT NOT NULL)",
+    NULL,
+};
+
 struct schema_migration {
     int version;
     const char *const *statements;
@@ -140,6 +168,7 @@ struct schema_migration {
 /* Append new versions at the end; never edit one that has shipped. */
 static const struct schema_migration schema_migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
 };
 
 #define SCHEMA_MIGRATION_COUNT (sizeof(schema_migrations) / sizeof(schema_migrations[0]))

@@ -6,16 +6,17 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "domain/abuse.h"
 #include "domain/names.h"
 #include "domain/verification.h"
 #include "store/sqlite_internal.h"
 
 #define VERIFICATION_COLUMNS                                                                       \
     "verification_id, member_id, account_id, method, status, code_hash, attempts, uses,"           \
-    " created_ms, confirmed_ms"
+    " created_ms, confirmed_ms, call_status"
 
 static const char SQL_VERIFICATION_INSERT[] =
-    "INSERT INTO verifications (" VERIFICATION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "INSERT INTO verifications (" VERIFICATION_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char SQL_VERIFICATION_GET[] =
     "SELECT " VERIFICATION_COLUMNS " FROM verifications WHERE verification_id = ?";
 static const char SQL_VERIFICATION_MEMBER_EXISTS[] =
@@ -34,6 +35,10 @@ static const char SQL_FACTOR_CANDIDATES[] =
     "SELECT " VERIFICATION_COLUMNS " FROM verifications WHERE member_id = ?"
     " AND status = 'CONFIRMED' AND confirmed_ms >= ? AND uses < ?"
     " ORDER BY confirmed_ms, verification_id";
+/* A report of the phone gateway: the columns verification_call_apply() may change. */
+static const char SQL_VERIFICATION_CALL[] =
+    "UPDATE verifications SET status = ?, call_status = ?, attempts = ?, confirmed_ms = ?"
+    " WHERE verification_id = ? AND status = 'PENDING'";
 static const char SQL_FACTOR_SPEND[] = "UPDATE verifications SET uses = uses + 1"
                                        " WHERE uses < ? AND verification_id = ?"
                                        " AND status = 'CONFIRMED'";
@@ -53,6 +58,9 @@ static void verification_row_read(sqlite3_stmt *stmt, struct verification *out,
     out->uses = sqlite_row_int64(row);
     out->created_ms = sqlite_row_int64(row);
     out->confirmed_ms = sqlite_row_int64(row);
+    if (!verification_call_status_parse(sqlite_row_text_view(row), &out->call_status)) {
+        row->ok = false;
+    }
 }
 
 static cash_result verification_read(struct sqlite_conn *conn, const char *verification_id,
@@ -109,6 +117,9 @@ struct verification_context {
     int64_t window_ms;
     cash_result outcome; /* the answer of an attempt, committed either way */
     struct verification out;
+    struct verification_limits *limits; /* open, try and call: the abuse limits */
+    struct verification_try *attempt;
+    struct verification_call *call;
 };
 
 static cash_result verification_insert(struct sqlite_conn *conn, void *context_pointer)
@@ -144,6 +155,7 @@ static cash_result verification_insert(struct sqlite_conn *conn, void *context_p
     sqlite_bind_int64(&binder, v->uses);
     sqlite_bind_int64(&binder, v->created_ms);
     sqlite_bind_int64(&binder, v->confirmed_ms);
+    sqlite_bind_text(&binder, verification_call_status_name(v->call_status));
     result = sqlite_bind_check(conn, &binder, "verification insert");
     if (result != CASH_OK) {
         return result;
@@ -333,4 +345,211 @@ cash_result sqlite_factor_spend(struct sqlite_conn *conn, const struct second_fa
         *confirmed_ms_out = v.confirmed_ms;
     }
     return result;
+}
+
+/* ---- within the abuse limits (SPEC 5) ---- */
+
+static cash_result verification_open_body(struct sqlite_conn *conn, void *context_pointer)
+{
+    struct verification_context *context = context_pointer;
+    const struct verification *v = context->v;
+    struct member_guard guard;
+    cash_result result =
+        sqlite_guard_check(conn, v->member_id, v->created_ms, context->limits, &guard);
+    if (result == CASH_OK) {
+        result =
+            sqlite_rate_check(conn, v->member_id, v->account_id, v->created_ms, context->limits);
+    }
+    if (result != CASH_OK) {
+        return result;
+    }
+    return verification_insert(conn, context);
+}
+
+/* Creates a verification within the abuse limits, in one transaction (store.h). */
+cash_result sqlite_verification_open(struct store *store, const struct verification *v,
+                                     struct verification_limits *limits)
+{
+    if (v->status == VERIFICATION_EXPIRED || v->attempts < 0 || v->uses < 0) {
+        return CASH_VALIDATION_ERROR;
+    }
+    struct verification_context context = {.v = v, .limits = limits};
+    return sqlite_write_run(sqlite_store_of(store), verification_open_body, &context);
+}
+
+/*
+ * With a refusal for too many attempts: when a new verification may be asked for - at least a
+ * second from now, the end of the member's lock, the end of a creation limit.
+ */
+static cash_result verification_retry_after(struct sqlite_conn *conn, const struct verification *v,
+                                            const struct member_guard *guard, int64_t now_ms,
+                                            struct verification_limits *limits)
+{
+    int64_t wait_ms = 1000;
+    if (member_guard_locked(guard, now_ms) && guard->locked_until_ms - now_ms > wait_ms) {
+        wait_ms = guard->locked_until_ms - now_ms;
+    }
+    struct verification_limits probe = *limits;
+    cash_result result = sqlite_rate_check(conn, v->member_id, v->account_id, now_ms, &probe);
+    if (result == CASH_TOO_MANY_REQUESTS && probe.retry_after_ms > wait_ms) {
+        wait_ms = probe.retry_after_ms;
+    } else if (result != CASH_OK && result != CASH_TOO_MANY_REQUESTS) {
+        return result;
+    }
+    limits->retry_after_ms = wait_ms;
+    return CASH_TOO_MANY_ATTEMPTS;
+}
+
+/* TOTP: a right code counts only for a step newer than the member's last accepted one. */
+static cash_result verification_code_counts(struct sqlite_conn *conn, const struct verification *v,
+                                            struct verification_try *attempt, bool *correct_out)
+{
+    *correct_out = attempt->code_correct;
+    if (!attempt->code_correct || v->method != VERIFICATION_TOTP) {
+        return CASH_OK;
+    }
+    bool accepted = false;
+    cash_result result = sqlite_totp_accept(conn, v->member_id, attempt->totp_step, &accepted);
+    if (result == CASH_OK && !accepted) {
+        *correct_out = false;
+        attempt->code_reused = true;
+    }
+    return result;
+}
+
+/* Records the try: the verification's row, then the member's guard; *locked_out if it locked. */
+static cash_result verification_try_record(struct sqlite_conn *conn,
+                                           const struct verification *before, bool correct,
+                                           const struct verification_try *attempt, bool *locked_out)
+{
+    int64_t changes = 0;
+    cash_result result = CASH_OK;
+    if (correct) {
+        result = verification_update(conn, SQL_VERIFICATION_CONFIRM, true, attempt->now_ms,
+                                     before->verification_id, &changes);
+    } else {
+        result = verification_update(conn, SQL_VERIFICATION_WRONG, true, VERIFICATION_ATTEMPTS_MAX,
+                                     before->verification_id, &changes);
+    }
+    if (result == CASH_OK && changes != 1) {
+        log_error("store: verification try: the PENDING row did not change");
+        result = CASH_INTERNAL_ERROR;
+    }
+    if (result == CASH_OK) {
+        result = sqlite_guard_record(conn, before->member_id, !correct, attempt->now_ms,
+                                     attempt->limits, locked_out);
+    }
+    return result;
+}
+
+static cash_result verification_try_body(struct sqlite_conn *conn, void *context_pointer)
+{
+    struct verification_context *context = context_pointer;
+    struct verification_try *attempt = context->attempt;
+    struct verification before;
+    struct member_guard guard;
+    bool correct = false;
+    bool locked = false;
+    cash_result result = verification_read(conn, attempt->verification_id, &before);
+    if (result == CASH_OK) {
+        result =
+            sqlite_guard_check(conn, before.member_id, attempt->now_ms, attempt->limits, &guard);
+    }
+    if (result == CASH_OK) {
+        result = verification_check_attempt(&before, attempt->now_ms, attempt->window_ms);
+        if (result == CASH_TOO_MANY_ATTEMPTS) {
+            result =
+                verification_retry_after(conn, &before, &guard, attempt->now_ms, attempt->limits);
+        }
+    }
+    if (result == CASH_OK) {
+        result = verification_code_counts(conn, &before, attempt, &correct);
+    }
+    if (result == CASH_OK) {
+        result = verification_try_record(conn, &before, correct, attempt, &locked);
+    }
+    if (result == CASH_OK) {
+        result = verification_read(conn, attempt->verification_id, &attempt->out);
+    }
+    if (result != CASH_OK) {
+        return result; /* nothing recorded: roll back */
+    }
+    context->outcome = correct ? CASH_OK : CASH_INVALID_VERIFICATION_CODE;
+    if (!correct && (attempt->out.status == VERIFICATION_LOCKED || locked)) {
+        guard.locked_until_ms = locked ? attempt->now_ms + attempt->limits->lock_ms : 0;
+        context->outcome =
+            verification_retry_after(conn, &attempt->out, &guard, attempt->now_ms, attempt->limits);
+        if (context->outcome != CASH_TOO_MANY_ATTEMPTS) {
+            return context->outcome;
+        }
+    }
+    return CASH_OK; /* commit: a wrong code counts */
+}
+
+/* One try at a code within the abuse limits, in one transaction (store.h). */
+cash_result sqlite_verification_try(struct store *store, struct verification_try *attempt)
+{
+    if (attempt->limits == NULL || attempt->limits->failures_max < 1) {
+        return CASH_INTERNAL_ERROR;
+    }
+    struct verification_context context = {.attempt = attempt, .outcome = CASH_INTERNAL_ERROR};
+    attempt->code_reused = false;
+    cash_result result = sqlite_write_run(sqlite_store_of(store), verification_try_body, &context);
+    if (result != CASH_OK) {
+        return result;
+    }
+    return context.outcome;
+}
+
+static cash_result verification_call_body(struct sqlite_conn *conn, void *context_pointer)
+{
+    struct verification_call *call = ((struct verification_context *)context_pointer)->call;
+    struct verification before;
+    struct verification after;
+    cash_result result = verification_read(conn, call->verification_id, &before);
+    if (result == CASH_OK) {
+        result = verification_call_apply(&before, call->reported, call->digits_correct,
+                                         call->now_ms, call->window_ms, &after);
+    }
+    if (result != CASH_OK) {
+        return result;
+    }
+    sqlite3_stmt *stmt = sqlite_stmt(conn, SQL_VERIFICATION_CALL);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    struct sqlite_binder binder;
+    sqlite_bind_start(&binder, stmt);
+    sqlite_bind_text(&binder, verification_status_name(after.status));
+    sqlite_bind_text(&binder, verification_call_status_name(after.call_status));
+    sqlite_bind_int64(&binder, after.attempts);
+    sqlite_bind_int64(&binder, after.confirmed_ms);
+    sqlite_bind_text(&binder, call->verification_id);
+    int64_t changes = 0;
+    result = sqlite_bind_check(conn, &binder, "verification call");
+    if (result == CASH_OK) {
+        result = sqlite_step_done(conn, stmt, "verification call", &changes);
+    }
+    if (result == CASH_OK && changes != 1) {
+        result = CASH_INTERNAL_ERROR; /* the write lock rules out another writer in between */
+    }
+    if (result == CASH_OK && after.call_status != CALL_NO_ANSWER &&
+        after.call_status != CALL_FAILED) {
+        result = sqlite_guard_record(conn, before.member_id, after.call_status == CALL_WRONG_DIGITS,
+                                     call->now_ms, call->limits, NULL);
+    }
+    if (result == CASH_OK) {
+        result = verification_read(conn, call->verification_id, &call->out);
+    }
+    return result;
+}
+
+/* Applies the phone gateway's report in one transaction (store.h). */
+cash_result sqlite_verification_call_result(struct store *store, struct verification_call *call)
+{
+    if (call->limits == NULL || call->limits->failures_max < 1) {
+        return CASH_INTERNAL_ERROR;
+    }
+    struct verification_context context = {.call = call};
+    return sqlite_write_run(sqlite_store_of(store), verification_call_body, &context);
 }

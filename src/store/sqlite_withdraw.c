@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "domain/abuse.h"
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/sqlite_internal.h"
@@ -191,6 +192,11 @@ static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_
     result = sqlite_bank_read(conn, request->withdrawal.account_id, &bank);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_BANK_ACCOUNT_NOT_REGISTERED : result;
+    }
+    int64_t cooled_ms = 0;
+    if (bank_cooling_off_active(&bank, request->bank_cooling_off_ms, request->withdrawal.created_ms,
+                                &cooled_ms)) {
+        return CASH_BANK_ACCOUNT_COOLING_OFF; /* SPEC 5: rolls back, the factor is not spent */
     }
     result = withdraw_daily_check(conn, request);
     if (result != CASH_OK) {

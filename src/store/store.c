@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "store/store.h"
 
 #define SQLITE_SCHEME "sqlite:"
@@ -22,8 +23,15 @@ static void why_write(char *why, size_t why_size, const char *text)
     }
 }
 
-/* Opens the backend named by the URL's scheme (store.h). */
+/* Opens the backend named by the URL's scheme with default options (store.h). */
 cash_result store_open(const char *url, struct store **out, char *why, size_t why_size)
+{
+    return store_open_options(url, NULL, out, why, why_size);
+}
+
+/* Opens the backend named by the URL's scheme (store.h). */
+cash_result store_open_options(const char *url, const struct store_options *options,
+                               struct store **out, char *why, size_t why_size)
 {
     if (url == NULL || url[0] == '\0') {
         why_write(why, why_size, "no database URL given (expected sqlite:PATH)");
@@ -37,8 +45,7 @@ cash_result store_open(const char *url, struct store **out, char *why, size_t wh
         return store_sqlite_open(url + strlen(SQLITE_SCHEME), out, why, why_size);
     }
     if (url_has_scheme(url, "postgresql://") || url_has_scheme(url, "postgres://")) {
-        why_write(why, why_size, "PostgreSQL backend not built yet");
-        return CASH_VALIDATION_ERROR;
+        return store_pg_open(url, options, out, why, why_size);
     }
     why_write(why, why_size,
               "unknown database URL scheme (expected sqlite:PATH or postgresql://...)");
@@ -169,6 +176,55 @@ cash_result store_verification_fail(struct store *store, const char *verificatio
     return store->ops->verification_fail(store, verification_id);
 }
 
+/* The second factor's abuse limits and TOTP (schema version 2): a backend without one of these
+ * operations answers CASH_INTERNAL_ERROR, logged, instead of calling through NULL. */
+static cash_result store_op_missing(const char *name)
+{
+    log_error("store: this backend has no %s operation", name);
+    return CASH_INTERNAL_ERROR;
+}
+
+cash_result store_verification_open(struct store *store, const struct verification *v,
+                                    struct verification_limits *limits)
+{
+    if (store->ops->verification_open == NULL) {
+        return store_op_missing("verification_open");
+    }
+    return store->ops->verification_open(store, v, limits);
+}
+
+cash_result store_verification_try(struct store *store, struct verification_try *attempt)
+{
+    if (store->ops->verification_try == NULL) {
+        return store_op_missing("verification_try");
+    }
+    return store->ops->verification_try(store, attempt);
+}
+
+cash_result store_verification_call_result(struct store *store, struct verification_call *call)
+{
+    if (store->ops->verification_call_result == NULL) {
+        return store_op_missing("verification_call_result");
+    }
+    return store->ops->verification_call_result(store, call);
+}
+
+cash_result store_totp_enrol(struct store *store, const struct totp_enrolment *enrolment)
+{
+    if (store->ops->totp_enrol == NULL) {
+        return store_op_missing("totp_enrol");
+    }
+    return store->ops->totp_enrol(store, enrolment);
+}
+
+cash_result store_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out)
+{
+    if (store->ops->totp_get == NULL) {
+        return store_op_missing("totp_get");
+    }
+    return store->ops->totp_get(store, member_id, out);
+}
+
 cash_result store_withdraw_create(struct store *store, struct withdraw_create *request,
                                   struct withdrawal *out)
 {
@@ -200,4 +256,10 @@ cash_result store_ledger_verify(struct store *store,
                                 size_t *problems_out)
 {
     return store->ops->ledger_verify(store, report, context, problems_out);
+}
+
+cash_result store_durability_check(struct store *store, char *why, size_t why_size)
+{
+    assert(store != NULL);
+    return store->ops->durability_check(store, why, why_size);
 }

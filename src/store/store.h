@@ -74,6 +74,56 @@ struct withdraw_create {
     int64_t day_start_ms;
     int64_t daily_limit_won;
     struct second_factor *factor; /* required */
+    /* SPEC 5: a bank account changed by API less than this long before created_ms refuses the
+     * withdrawal (CASH_BANK_ACCOUNT_COOLING_OFF, checked after the bank account is found); one
+     * the operator set is exempt. 0 turns the check off. */
+    int64_t bank_cooling_off_ms;
+};
+
+/*
+ * SPEC 5 abuse limits, applied inside the transaction that acts, so that they hold across
+ * processes (docs/API.md "Abuse limits"). retry_after_ms is an out-field: with
+ * CASH_TOO_MANY_REQUESTS or CASH_TOO_MANY_ATTEMPTS, how long the caller should wait.
+ */
+struct verification_limits {
+    int64_t member_count_max; /* verifications created per member within member_window_ms */
+    int64_t member_window_ms;
+    int64_t account_count_max; /* ... per account within account_window_ms */
+    int64_t account_window_ms;
+    int64_t failures_max;   /* consecutive wrong codes of a member before a lock */
+    int64_t lock_ms;        /* the length of that lock */
+    int64_t retry_after_ms; /* out */
+};
+
+/* One try at a verification's code (store_verification_try). */
+struct verification_try {
+    const char *verification_id;
+    bool code_correct;
+    int64_t totp_step; /* TOTP with code_correct: the step the code belongs to (used once) */
+    int64_t now_ms;
+    int64_t window_ms;
+    struct verification_limits *limits; /* required */
+    bool code_reused;        /* out: a TOTP code of a step already used (counted as wrong) */
+    struct verification out; /* out: the row after the try (CASH_OK and wrong-code results) */
+};
+
+/* The phone gateway's report on an ARS call (store_verification_call_result). */
+struct verification_call {
+    const char *verification_id;
+    enum verification_call_status reported; /* CALL_ANSWERED, CALL_NO_ANSWER or CALL_FAILED */
+    bool digits_correct;                    /* CALL_ANSWERED: the arsCode was typed */
+    int64_t now_ms;
+    int64_t window_ms;
+    struct verification_limits *limits; /* required: wrong digits count as a failure */
+    struct verification out;            /* out: the row after the report (CASH_OK) */
+};
+
+/* A member's enrolled authenticator app (SPEC 5, TOTP). */
+struct totp_enrolment {
+    char member_id[MEMBER_ID_LENGTH + 1];
+    char sealed_secret[SEALED_BYTES_MAX + 1]; /* crypto_seal of the base64 of the secret */
+    int64_t last_step;                        /* the newest step accepted, 0 for none */
+    int64_t created_ms;
 };
 
 struct store_ops {
@@ -117,6 +167,12 @@ struct store_ops {
                                         bool code_correct, int64_t now_ms, int64_t window_ms,
                                         struct verification *out);
     cash_result (*verification_fail)(struct store *store, const char *verification_id);
+    cash_result (*verification_open)(struct store *store, const struct verification *v,
+                                     struct verification_limits *limits);
+    cash_result (*verification_try)(struct store *store, struct verification_try *attempt);
+    cash_result (*verification_call_result)(struct store *store, struct verification_call *call);
+    cash_result (*totp_enrol)(struct store *store, const struct totp_enrolment *enrolment);
+    cash_result (*totp_get)(struct store *store, const char *member_id, struct totp_enrolment *out);
 
     cash_result (*withdraw_create)(struct store *store, struct withdraw_create *request,
                                    struct withdrawal *out);
@@ -132,6 +188,8 @@ struct store_ops {
     cash_result (*ledger_verify)(struct store *store,
                                  void (*report)(void *context, const char *problem),
                                  void *context, size_t *problems_out);
+
+    cash_result (*durability_check)(struct store *store, char *why, size_t why_size);
 };
 
 struct store {
@@ -143,6 +201,18 @@ struct store {
  * the caller and released with store_close(). CASH_VALIDATION_ERROR for an unknown scheme.
  */
 cash_result store_open(const char *url, struct store **out, char *why, size_t why_size);
+
+/* What store_open_options() may tune; a field left 0 takes its default. */
+struct store_options {
+    int64_t pool_size; /* PostgreSQL: most connections this process opens (DB_POOL_DEFAULT) */
+};
+
+/*
+ * store_open() with options (options may be NULL): also "postgresql://..." or "postgres://..."
+ * (libpq URLs). CASH_SERVICE_UNAVAILABLE when the database server cannot be reached.
+ */
+cash_result store_open_options(const char *url, const struct store_options *options,
+                               struct store **out, char *why, size_t why_size);
 void store_close(struct store *store);
 
 /* Creates or migrates the schema to the newest version; *version_out is that version. */
@@ -210,6 +280,39 @@ cash_result store_verification_attempt(struct store *store, const char *verifica
 /* Marks a verification whose delivery failed as FAILED: it can never be confirmed. */
 cash_result store_verification_fail(struct store *store, const char *verification_id);
 
+/*
+ * store_verification_create() within the abuse limits, in one transaction: CASH_TOO_MANY_ATTEMPTS
+ * while the member is locked out, then CASH_TOO_MANY_REQUESTS when member_count_max
+ * verifications of the member were created in the last member_window_ms, or account_count_max of
+ * the account in account_window_ms (limits->retry_after_ms: until the lock ends or the oldest of
+ * those leaves its window). Two processes cannot both take the last place. Failed deliveries count.
+ */
+cash_result store_verification_open(struct store *store, const struct verification *v,
+                                    struct verification_limits *limits);
+/*
+ * One try at a code in one transaction, like store_verification_attempt, and also:
+ * CASH_TOO_MANY_ATTEMPTS (nothing recorded) while the member is locked out; a wrong code counts
+ * a consecutive failure of the member and the failures_max-th locks the member for lock_ms; a
+ * right one clears the count. TOTP: a right code is accepted only for a step newer than the
+ * member's last accepted one, which it becomes; an older one is a wrong code (code_reused).
+ * With CASH_TOO_MANY_ATTEMPTS, limits->retry_after_ms says when a new verification may be asked
+ * for (at least 1 s). attempt->out as store_verification_attempt's *out.
+ */
+cash_result store_verification_try(struct store *store, struct verification_try *attempt);
+/*
+ * Applies the phone gateway's report to an ARS verification in one transaction
+ * (domain/verification.h: verification_call_apply): CASH_NOT_FOUND (none, or not ARS),
+ * CASH_INVALID_STATUS (no longer PENDING), CASH_VERIFICATION_EXPIRED. Wrong digits count a
+ * failure of the member, as a wrong code does.
+ */
+cash_result store_verification_call_result(struct store *store, struct verification_call *call);
+
+/* Enrols (or re-enrols) the member's authenticator app; keeps the newest accepted step.
+ * CASH_NOT_FOUND for an unknown member. */
+cash_result store_totp_enrol(struct store *store, const struct totp_enrolment *enrolment);
+/* The member's enrolment; CASH_NOT_FOUND if the member has none. */
+cash_result store_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out);
+
 /* Withdrawals. */
 cash_result store_withdraw_create(struct store *store, struct withdraw_create *request,
                                   struct withdrawal *out);
@@ -242,7 +345,17 @@ cash_result store_ledger_verify(struct store *store,
                                 void (*report)(void *context, const char *problem), void *context,
                                 size_t *problems_out);
 
+/*
+ * SPEC 7: CASH_OK when a committed transaction survives a crash of the machine; otherwise
+ * CASH_VALIDATION_ERROR with the setting that loses data in why (SQLite: synchronous below FULL;
+ * PostgreSQL: fsync off, or synchronous_commit other than on, remote_apply, remote_write or
+ * local). cashd refuses to start on such a database unless told it may lose data.
+ */
+cash_result store_durability_check(struct store *store, char *why, size_t why_size);
+
 /* Backend constructors, used by store_open() only. */
 cash_result store_sqlite_open(const char *path, struct store **out, char *why, size_t why_size);
+cash_result store_pg_open(const char *url, const struct store_options *options,
+                          struct store **out, char *why, size_t why_size);
 
 #endif

@@ -12,6 +12,10 @@ SECRET_NUMBERS = ["3029384756", "302-938-4756", "110293847561", "110-293-847561"
 
 
 class BankAccountTest(ServerTestCase):
+    # These tests register accounts through the API and withdraw at once; the cooling-off after
+    # such a change is tested in test_abuse.py.
+    server_env = {"CASHD_BANK_COOLING_OFF_HOURS": "0"}
+
     def assert_bank(self, reply, customer, code, masked, holder):
         self.assertEqual(reply.status, 200, reply)
         self.assertEqual(list(reply.json.keys()), BANK_FIELDS)

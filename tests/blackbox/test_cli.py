@@ -7,7 +7,6 @@ import hmac
 import os
 import re
 import shutil
-import sqlite3
 import stat
 import unittest
 
@@ -307,8 +306,7 @@ class ApiKeyTest(CliTestCase):
         member_id = self.member(self.account())
         key, secret = self.ok("apikey", "create", member_id).out.split()
         stored = self.db.stored_bytes()
-        if not stored:
-            self.skipTest("not an SQLite database")
+        self.assertTrue(stored)
         self.assertIn(key.encode(), stored)
         self.assertNotIn(secret.encode(), stored)
 
@@ -448,16 +446,14 @@ class LedgerTest(CliTestCase):
         self.assertEqual(info["problems"], [])
 
     def test_verify_finds_a_balance_that_does_not_match_its_ledger(self):
-        if self.db.path is None:
-            self.skipTest("corrupting the ledger by hand needs SQLite")
         db = Database()
         try:
             ctl_ok(db, "init")
             account_id = ctl_ok(db, "account", "create").out.strip()
             ctl_ok(db, "balance", "credit", account_id, "1000")
-            with sqlite3.connect(db.path) as conn:
-                conn.execute("UPDATE accounts SET balance = balance + 1 WHERE account_id = ?",
-                             (account_id,))
+            self.assertRegex(account_id, r"^\d{14}$")  # safe to put into the SQL below
+            db.execute("UPDATE accounts SET balance = balance + 1 WHERE account_id = '%s'"
+                       % account_id)
             result = run_ctl(db, "ledger", "verify")
             self.assertEqual(result.code, 1, result)
             self.assertIn(account_id, result.out)

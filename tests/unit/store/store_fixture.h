@@ -1,13 +1,18 @@
 /*
- * store_fixture.h - what the store tests share: a fresh SQLite file in a fresh temporary
- * directory (under $CASHD_TEST_TMP or /tmp), ids, an account with a member, a bank account and
- * confirmed verifications, and raw SQL on the same file for what the store never does itself.
- * Include after <cmocka.h>.
+ * store_fixture.h - what the store tests share: a fresh database, ids, an account with a member,
+ * a bank account and confirmed verifications, and raw SQL on the same database (through a
+ * connection of its own) for what the store never does itself. Include after <cmocka.h>.
+ *
+ * The backend is CASHD_TEST_DB: "sqlite" (default: a fresh file in a fresh directory under
+ * $CASHD_TEST_TMP or /tmp) or "postgresql" (a fresh database, dropped afterwards, on the server
+ * of CASHD_TEST_PG_URL, or of the URL in the file CASHD_TEST_PG_URL_FILE names; CTest runs the
+ * store tests on both, cmake/postgres.cmake).
  */
 #ifndef CASH_TEST_STORE_FIXTURE_H
 #define CASH_TEST_STORE_FIXTURE_H
 
 #include <errno.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,8 +30,11 @@
 
 struct fixture {
     char dir[FIXTURE_PATH_BYTES_MAX];
-    char path[FIXTURE_PATH_BYTES_MAX + 16];
+    char path[FIXTURE_PATH_BYTES_MAX + 16]; /* SQLite: the file */
     char url[FIXTURE_PATH_BYTES_MAX + 32];
+    bool pg;                                /* PostgreSQL: url names a database of its own */
+    char pg_admin_url[FIXTURE_PATH_BYTES_MAX];
+    char pg_database[64];
     struct store *store;
 };
 
@@ -53,11 +61,94 @@ static inline void fixture_mkdir_p(const char *path)
     mkdir(buffer, 0700);
 }
 
-/* Opens and migrates a store on a new file; asserts every step. */
+/* Whether the tests run on PostgreSQL (CASHD_TEST_DB=postgresql). */
+static inline bool fixture_backend_pg(void)
+{
+    const char *backend = getenv("CASHD_TEST_DB");
+    return backend != NULL && strcmp(backend, "postgresql") == 0;
+}
+
+/* The URL of a PostgreSQL superuser: CASHD_TEST_PG_URL, or the first line of the file named by
+ * CASHD_TEST_PG_URL_FILE (written by tests/pg/start). */
+static inline void fixture_pg_admin_url(char *out, size_t out_size)
+{
+    const char *url = getenv("CASHD_TEST_PG_URL");
+    if (url != NULL && url[0] != '\0') {
+        snprintf(out, out_size, "%s", url);
+        return;
+    }
+    const char *file = getenv("CASHD_TEST_PG_URL_FILE");
+    if (file == NULL) {
+        fail_msg("CASHD_TEST_DB=postgresql needs CASHD_TEST_PG_URL or CASHD_TEST_PG_URL_FILE");
+    }
+    FILE *handle = fopen(file, "r");
+    if (handle == NULL || fgets(out, (int)out_size, handle) == NULL) {
+        fail_msg("cannot read the PostgreSQL URL from %s", file);
+    }
+    fclose(handle);
+    out[strcspn(out, "\r\n")] = '\0';
+}
+
+/* admin_url with its database (the URL's path) replaced by database. */
+static inline void fixture_pg_url_with(const char *admin_url, const char *database, char *out,
+                                       size_t out_size)
+{
+    const char *authority = strstr(admin_url, "://");
+    assert_non_null(authority);
+    const char *path = strchr(authority + 3, '/');
+    const char *query = strchr(authority + 3, '?');
+    if (path == NULL || (query != NULL && query < path)) {
+        path = query != NULL ? query : admin_url + strlen(admin_url);
+    }
+    const char *rest = query != NULL ? query : "";
+    int written = snprintf(out, out_size, "%.*s/%s%s", (int)(path - admin_url), admin_url,
+                           database, rest);
+    assert_true(written > 0 && (size_t)written < out_size);
+}
+
+/* Runs one statement on the server as its superuser (CREATE and DROP DATABASE). */
+static inline void fixture_pg_admin(const struct fixture *f, const char *sql)
+{
+    PGconn *pg = PQconnectdb(f->pg_admin_url);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PGresult *res = PQexec(pg, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "fixture: %s: %s", sql, PQerrorMessage(pg));
+    }
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(pg);
+}
+
+/* A new, empty PostgreSQL database for the fixture; f->url names it. */
+static inline void fixture_pg_create(struct fixture *f)
+{
+    char sql[128];
+    f->pg = true;
+    fixture_pg_admin_url(f->pg_admin_url, sizeof(f->pg_admin_url));
+    snprintf(f->pg_database, sizeof(f->pg_database), "cashd_unit_%ld_%llu", (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&fixture_id_counter, 1));
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->pg_database);
+    fixture_pg_admin(f, sql);
+    fixture_pg_url_with(f->pg_admin_url, f->pg_database, f->url, sizeof(f->url));
+}
+
+/* Opens and migrates a store on a new database; asserts every step. */
 static inline struct fixture *fixture_new(void)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
+    char why[256] = "";
+    int version = 0;
+    if (fixture_backend_pg()) {
+        fixture_pg_create(f);
+        if (store_open(f->url, &f->store, why, sizeof(why)) != CASH_OK) {
+            fail_msg("store_open: %s", why);
+        }
+        assert_int_equal(store_migrate(f->store, &version), CASH_OK);
+        assert_true(version >= 1);
+        return f;
+    }
     const char *base = getenv("CASHD_TEST_TMP");
     if (base == NULL || base[0] == '\0') {
         base = "/tmp";
@@ -67,9 +158,7 @@ static inline struct fixture *fixture_new(void)
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/cash.db", f->dir);
     snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
-    char why[256] = "";
     assert_int_equal(store_open(f->url, &f->store, why, sizeof(why)), CASH_OK);
-    int version = 0;
     assert_int_equal(store_migrate(f->store, &version), CASH_OK);
     assert_true(version >= 1);
     return f;
@@ -79,6 +168,13 @@ static inline void fixture_free(struct fixture *f)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
     store_close(f->store);
+    if (f->pg) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "DROP DATABASE %s", f->pg_database);
+        fixture_pg_admin(f, sql);
+        free(f);
+        return;
+    }
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         char file[FIXTURE_PATH_BYTES_MAX + 32];
         snprintf(file, sizeof(file), "%s%s", f->path, suffixes[i]);
@@ -88,9 +184,74 @@ static inline void fixture_free(struct fixture *f)
     free(f);
 }
 
-/* Runs SQL on the file through a connection of its own, as another process would. */
+/* A connection of its own to the fixture's database, as another process would have. */
+struct fixture_conn {
+    sqlite3 *db;
+    PGconn *pg;
+};
+
+static inline struct fixture_conn fixture_conn_open(const struct fixture *f)
+{
+    struct fixture_conn conn = {.db = NULL, .pg = NULL};
+    if (f->pg) {
+        conn.pg = PQconnectdb(f->url);
+        assert_int_equal(PQstatus(conn.pg), CONNECTION_OK);
+        return conn;
+    }
+    assert_int_equal(sqlite3_open(f->path, &conn.db), SQLITE_OK);
+    sqlite3_busy_timeout(conn.db, DB_TIMEOUT_MS);
+    return conn;
+}
+
+/* Runs SQL without rows on the connection; true if it worked. */
+static inline bool fixture_conn_exec(struct fixture_conn *conn, const char *sql)
+{
+    if (conn->pg != NULL) {
+        PGresult *res = PQexec(conn->pg, sql);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok) {
+            fprintf(stderr, "fixture_sql: %s", PQerrorMessage(conn->pg));
+        }
+        PQclear(res);
+        return ok;
+    }
+    char *error = NULL;
+    int rc = sqlite3_exec(conn->db, sql, NULL, NULL, &error);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "fixture_sql: %s\n", error != NULL ? error : "?");
+    }
+    sqlite3_free(error);
+    return rc == SQLITE_OK;
+}
+
+static inline void fixture_conn_close(struct fixture_conn *conn)
+{
+    if (conn->pg != NULL) {
+        PQfinish(conn->pg);
+    }
+    if (conn->db != NULL) {
+        sqlite3_close(conn->db);
+    }
+    conn->pg = NULL;
+    conn->db = NULL;
+}
+
+/* BEGIN of a transaction that writes at once: SQLite takes its write lock with IMMEDIATE. */
+static inline const char *fixture_begin_write(const struct fixture *f)
+{
+    return f->pg ? "BEGIN" : "BEGIN IMMEDIATE";
+}
+
+/* Runs SQL on the database through a connection of its own, as another process would. */
 static inline void fixture_sql(const struct fixture *f, const char *sql)
 {
+    if (f->pg) {
+        struct fixture_conn conn = fixture_conn_open(f);
+        bool ok = fixture_conn_exec(&conn, sql);
+        fixture_conn_close(&conn);
+        assert_true(ok);
+        return;
+    }
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, DB_TIMEOUT_MS);
@@ -107,6 +268,19 @@ static inline void fixture_sql(const struct fixture *f, const char *sql)
 /* The first column of the first row of a query, as an integer. */
 static inline int64_t fixture_sql_int(const struct fixture *f, const char *sql)
 {
+    if (f->pg) {
+        struct fixture_conn conn = fixture_conn_open(f);
+        PGresult *res = PQexec(conn.pg, sql);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "fixture_sql_int: %s", PQerrorMessage(conn.pg));
+        }
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        assert_true(PQntuples(res) >= 1 && PQgetisnull(res, 0, 0) == 0);
+        int64_t value = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        fixture_conn_close(&conn);
+        return value;
+    }
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);

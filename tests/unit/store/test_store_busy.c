@@ -1,7 +1,8 @@
 /*
- * test_store_busy.c - another process holding the database's write lock: a write waits for it
- * (busy_timeout), and answers CASH_SERVICE_UNAVAILABLE, changing nothing, when it is held past
- * DB_TIMEOUT_MS; reads go on meanwhile (WAL).
+ * test_store_busy.c - another process holding a lock the store needs (SQLite: the database's
+ * write lock; PostgreSQL: the account's row): a write waits for it (busy_timeout;
+ * statement_timeout), and answers CASH_SERVICE_UNAVAILABLE, changing nothing, when it is held
+ * past DB_TIMEOUT_MS; reads go on meanwhile (WAL; MVCC).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,18 +17,14 @@
 
 #define ACCOUNT_A "25112400000001"
 
-/* A connection of its own holding the write lock (BEGIN IMMEDIATE) until released. */
-static sqlite3 *lock_take(const struct fixture *f)
+/* A connection of its own holding the write lock until released: an uncommitted UPDATE. */
+static struct fixture_conn lock_take(const struct fixture *f)
 {
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "UPDATE accounts SET recharge_try_count = 7"
-                                  " WHERE account_id = '" ACCOUNT_A "'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    return db;
+    struct fixture_conn conn = fixture_conn_open(f);
+    assert_true(fixture_conn_exec(&conn, fixture_begin_write(f)));
+    assert_true(fixture_conn_exec(&conn, "UPDATE accounts SET recharge_try_count = 7"
+                                         " WHERE account_id = '" ACCOUNT_A "'"));
+    return conn;
 }
 
 static void test_busy_past_timeout(void **state)
@@ -36,7 +33,7 @@ static void test_busy_past_timeout(void **state)
     struct fixture *f = fixture_new();
     fixture_account(f, ACCOUNT_A);
     fixture_credit(f, ACCOUNT_A, 1000);
-    sqlite3 *db = lock_take(f);
+    struct fixture_conn db = lock_take(f);
 
     /* Reads are not blocked by a writer. */
     struct account account;
@@ -49,8 +46,8 @@ static void test_busy_past_timeout(void **state)
     assert_int_equal(
         store_balance_credit(f->store, ACCOUNT_A, 500, NULL, history_id, FIXTURE_NOW_MS, &entry),
         CASH_SERVICE_UNAVAILABLE);
-    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    assert_true(fixture_conn_exec(&db, "ROLLBACK"));
+    fixture_conn_close(&db);
 
     assert_int_equal(fixture_balance(f, ACCOUNT_A), 1000);
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM balance_history"), 1);
@@ -63,7 +60,7 @@ static void test_busy_past_timeout(void **state)
 }
 
 struct holder {
-    sqlite3 *db;
+    struct fixture_conn db;
     int release_after_ms;
 };
 
@@ -72,7 +69,7 @@ static void *lock_release_later(void *pointer)
     struct holder *holder = pointer;
     struct timespec pause = {.tv_sec = 0, .tv_nsec = holder->release_after_ms * 1000000L};
     nanosleep(&pause, NULL);
-    sqlite3_exec(holder->db, "COMMIT", NULL, NULL, NULL);
+    fixture_conn_exec(&holder->db, "COMMIT");
     return NULL;
 }
 
@@ -91,7 +88,7 @@ static void test_busy_waits_for_lock(void **state)
         store_balance_credit(f->store, ACCOUNT_A, 700, NULL, history_id, FIXTURE_NOW_MS, &entry),
         CASH_OK);
     pthread_join(thread, NULL);
-    sqlite3_close(holder.db);
+    fixture_conn_close(&holder.db);
     struct account account;
     assert_int_equal(store_account_get(f->store, ACCOUNT_A, &account), CASH_OK);
     assert_int_equal(account.balance_won, 700);

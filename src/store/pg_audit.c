@@ -1,0 +1,287 @@
+/*
+ * pg_audit.c - store_ledger_verify for the PostgreSQL backend (SPEC 3: `cashctl ledger verify`).
+ * Reads everything in one REPEATABLE READ, READ ONLY transaction, so that it sees one consistent
+ * state while many cashd processes keep writing, row by row (single-row mode) so that a large
+ * ledger is never held in memory, and reports each broken invariant as one line naming ids and
+ * amounts (never a sealed number, a secret or a code). The same checks as sqlite_audit.c.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "domain/withdraw_state.h"
+#include "store/pg_internal.h"
+
+#define AUDIT_PROBLEM_BYTES_MAX 256
+
+/* A whole ledger may take longer than a request's statement_timeout. */
+static const char SQL_AUDIT_NO_TIMEOUT[] = "SET LOCAL statement_timeout = 0";
+/* Each account: the ledger sums to the balance and its last entry ends at the balance. */
+static const char SQL_AUDIT_ACCOUNTS[] =
+    "SELECT a.account_id, a.balance, a.point,"
+    " (SELECT COALESCE(SUM(h.balance_amount), 0) FROM balance_history h"
+    "  WHERE h.account_id = a.account_id),"
+    " (SELECT COALESCE(SUM(h.point_amount), 0) FROM balance_history h"
+    "  WHERE h.account_id = a.account_id),"
+    " (SELECT h.new_balance FROM balance_history h WHERE h.account_id = a.account_id"
+    "  ORDER BY h.entry_seq DESC LIMIT 1)"
+    " FROM accounts a ORDER BY a.account_id";
+/* Each account's entries in commit order: old to new values chain. */
+static const char SQL_AUDIT_CHAIN[] =
+    "SELECT account_id, entry_seq, history_id, type, balance_amount, point_amount, old_balance,"
+    " new_balance, old_point, new_point FROM balance_history ORDER BY account_id, entry_seq";
+/* Each withdrawal: its debit and refund entries. */
+static const char SQL_AUDIT_WITHDRAWALS[] =
+    "SELECT w.withdraw_id, w.status, w.amount, w.fee, w.total_amount,"
+    " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
+    "  AND h.type = 'WITHDRAW'),"
+    " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
+    "  AND h.type = 'WITHDRAW' AND h.account_id = w.account_id"
+    "  AND h.balance_amount = -w.total_amount),"
+    " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
+    "  AND h.type = 'WITHDRAW_REFUND'),"
+    " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
+    "  AND h.type = 'WITHDRAW_REFUND' AND h.account_id = w.account_id"
+    "  AND h.balance_amount = w.total_amount)"
+    " FROM withdrawals w ORDER BY w.withdraw_id";
+/* Withdrawal entries without their withdrawal. */
+static const char SQL_AUDIT_ORPHANS[] =
+    "SELECT h.history_id, h.type, h.group_id FROM balance_history h"
+    " WHERE h.type IN ('WITHDRAW', 'WITHDRAW_REFUND')"
+    " AND NOT EXISTS (SELECT 1 FROM withdrawals w WHERE w.withdraw_id = h.group_id)"
+    " ORDER BY h.history_id";
+
+struct audit {
+    void (*report)(void *context, const char *problem);
+    void *report_context;
+    size_t problems;
+    /* the chain walk */
+    char account_id[ACCOUNT_ID_LENGTH + 1];
+    int64_t seq;
+    int64_t balance;
+    int64_t point;
+};
+
+__attribute__((format(printf, 2, 3))) static void audit_problem(struct audit *audit,
+                                                                const char *format, ...)
+{
+    char problem[AUDIT_PROBLEM_BYTES_MAX];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(problem, sizeof(problem), format, arguments);
+    va_end(arguments);
+    audit->problems++;
+    if (audit->report != NULL) {
+        audit->report(audit->report_context, problem);
+    }
+}
+
+static cash_result audit_account(void *context, const PGresult *res)
+{
+    struct audit *audit = context;
+    char account_id[ACCOUNT_ID_LENGTH + 1];
+    struct pg_row row;
+    pg_row_start(&row, res, 0);
+    pg_row_text(&row, account_id, sizeof(account_id));
+    int64_t balance = pg_row_int64(&row);
+    int64_t point = pg_row_int64(&row);
+    int64_t balance_sum = pg_row_int64(&row);
+    int64_t point_sum = pg_row_int64(&row);
+    bool has_entries = !pg_row_is_null(&row);
+    int64_t last_balance = has_entries ? pg_row_int64(&row) : 0;
+    if (!row.ok) {
+        audit_problem(audit, "account %s: a stored value is out of range", account_id);
+        return CASH_OK;
+    }
+    if (balance < 0 || point < 0) {
+        audit_problem(audit, "account %s: negative balance %" PRId64 " or point %" PRId64,
+                      account_id, balance, point);
+    }
+    if (balance_sum != balance) {
+        audit_problem(audit, "account %s: balance %" PRId64 " but its ledger sums to %" PRId64,
+                      account_id, balance, balance_sum);
+    }
+    if (point_sum != point) {
+        audit_problem(audit, "account %s: point %" PRId64 " but its ledger sums to %" PRId64,
+                      account_id, point, point_sum);
+    }
+    if (last_balance != balance) {
+        audit_problem(audit, "account %s: balance %" PRId64 " but its last entry ends at %" PRId64,
+                      account_id, balance, last_balance);
+    }
+    return CASH_OK;
+}
+
+static void audit_chain_entry(struct audit *audit, const char *history_id, int64_t seq,
+                              const int64_t values[6])
+{
+    const int64_t amount = values[0], point_amount = values[1];
+    const int64_t old_balance = values[2], new_balance = values[3];
+    const int64_t old_point = values[4], new_point = values[5];
+    if (seq != audit->seq + 1) {
+        audit_problem(audit, "account %s: entry %s has sequence %" PRId64 ", expected %" PRId64,
+                      audit->account_id, history_id, seq, audit->seq + 1);
+    }
+    if (old_balance != audit->balance || old_point != audit->point) {
+        audit_problem(audit,
+                      "account %s: entry %s starts at %" PRId64 "/%" PRId64
+                      " but the entry before ends at %" PRId64 "/%" PRId64,
+                      audit->account_id, history_id, old_balance, old_point, audit->balance,
+                      audit->point);
+    }
+    if (new_balance != old_balance + amount || new_point != old_point + point_amount) {
+        audit_problem(audit, "account %s: entry %s: old value plus change is not the new value",
+                      audit->account_id, history_id);
+    }
+    if (new_balance < 0 || new_point < 0) {
+        audit_problem(audit, "account %s: entry %s leaves a negative balance", audit->account_id,
+                      history_id);
+    }
+    audit->seq = seq;
+    audit->balance = new_balance;
+    audit->point = new_point;
+}
+
+static cash_result audit_chain(void *context, const PGresult *res)
+{
+    struct audit *audit = context;
+    char account_id[ACCOUNT_ID_LENGTH + 1];
+    char history_id[HISTORY_ID_LENGTH + 1];
+    enum history_type type = HISTORY_RECHARGE;
+    int64_t values[6];
+    struct pg_row row;
+    pg_row_start(&row, res, 0);
+    pg_row_text(&row, account_id, sizeof(account_id));
+    int64_t seq = pg_row_int64(&row);
+    pg_row_text(&row, history_id, sizeof(history_id));
+    pg_row_history_type(&row, &type);
+    for (size_t i = 0; i < 6; i++) {
+        values[i] = pg_row_int64(&row);
+    }
+    if (!row.ok) {
+        audit_problem(audit, "ledger entry %s: a stored value is out of range", history_id);
+        return CASH_OK;
+    }
+    if (strcmp(account_id, audit->account_id) != 0) {
+        /* A new account: its chain starts from zero. */
+        memcpy(audit->account_id, account_id, sizeof(audit->account_id));
+        audit->seq = 0;
+        audit->balance = 0;
+        audit->point = 0;
+    }
+    if (type == HISTORY_RECHARGE && values[0] <= 0) {
+        audit_problem(audit, "ledger entry %s: a recharge of %" PRId64, history_id, values[0]);
+    }
+    if (type == HISTORY_WITHDRAW && values[0] >= 0) {
+        audit_problem(audit, "ledger entry %s: a withdrawal debit of %" PRId64, history_id,
+                      values[0]);
+    }
+    audit_chain_entry(audit, history_id, seq, values);
+    return CASH_OK;
+}
+
+static void audit_withdraw_entries(struct audit *audit, const char *withdraw_id,
+                                   enum withdraw_status status, const int64_t counts[4])
+{
+    if (counts[0] != 1 || counts[1] != 1) {
+        audit_problem(audit,
+                      "withdrawal %s: %" PRId64 " debit entries (%" PRId64
+                      " of -totalAmount), expected exactly one",
+                      withdraw_id, counts[0], counts[1]);
+    }
+    int64_t refunds_expected = withdraw_status_is_refunded(status) ? 1 : 0;
+    if (counts[2] != refunds_expected || counts[3] != refunds_expected) {
+        audit_problem(audit,
+                      "withdrawal %s: %" PRId64 " refund entries (%" PRId64
+                      " of +totalAmount), expected %" PRId64,
+                      withdraw_id, counts[2], counts[3], refunds_expected);
+    }
+}
+
+static cash_result audit_withdrawal(void *context, const PGresult *res)
+{
+    struct audit *audit = context;
+    char withdraw_id[WITHDRAW_ID_LENGTH + 1];
+    enum withdraw_status status = WITHDRAW_PENDING;
+    int64_t counts[4];
+    struct pg_row row;
+    pg_row_start(&row, res, 0);
+    pg_row_text(&row, withdraw_id, sizeof(withdraw_id));
+    pg_row_withdraw_status(&row, &status);
+    int64_t amount = pg_row_int64(&row);
+    int64_t fee = pg_row_int64(&row);
+    int64_t total = pg_row_int64(&row);
+    for (size_t i = 0; i < 4; i++) {
+        counts[i] = pg_row_int64(&row);
+    }
+    if (!row.ok) {
+        audit_problem(audit, "withdrawal %s: a stored value is out of range", withdraw_id);
+        return CASH_OK;
+    }
+    if (amount < 1 || fee < 0 || amount + fee != total) {
+        audit_problem(audit,
+                      "withdrawal %s: amount %" PRId64 " + fee %" PRId64
+                      " is not totalAmount %" PRId64,
+                      withdraw_id, amount, fee, total);
+    }
+    audit_withdraw_entries(audit, withdraw_id, status, counts);
+    return CASH_OK;
+}
+
+static cash_result audit_orphan(void *context, const PGresult *res)
+{
+    struct audit *audit = context;
+    char history_id[HISTORY_ID_LENGTH + 1];
+    char type[32];
+    char group_id[WITHDRAW_ID_LENGTH + 1];
+    struct pg_row row;
+    pg_row_start(&row, res, 0);
+    pg_row_text(&row, history_id, sizeof(history_id));
+    pg_row_text(&row, type, sizeof(type));
+    pg_row_text(&row, group_id, sizeof(group_id));
+    audit_problem(audit, "ledger entry %s (%s) names withdrawal \"%s\", which does not exist",
+                  history_id, type, group_id);
+    return CASH_OK;
+}
+
+static cash_result audit_body(struct pg_conn *conn, void *context_pointer)
+{
+    struct audit *audit = context_pointer;
+    /* A run again (CockroachDB may ask for one) starts over; a problem may be told twice. */
+    audit->problems = 0;
+    audit->account_id[0] = '\0';
+    cash_result result = pg_exec_simple(conn, SQL_AUDIT_NO_TIMEOUT, "ledger verify");
+    if (result == CASH_OK) {
+        result =
+            pg_exec_each(conn, SQL_AUDIT_ACCOUNTS, NULL, "ledger verify", audit_account, audit);
+    }
+    if (result == CASH_OK) {
+        result = pg_exec_each(conn, SQL_AUDIT_CHAIN, NULL, "ledger verify", audit_chain, audit);
+    }
+    if (result == CASH_OK) {
+        result = pg_exec_each(conn, SQL_AUDIT_WITHDRAWALS, NULL, "ledger verify", audit_withdrawal,
+                              audit);
+    }
+    if (result == CASH_OK) {
+        result = pg_exec_each(conn, SQL_AUDIT_ORPHANS, NULL, "ledger verify", audit_orphan, audit);
+    }
+    return result;
+}
+
+/*
+ * Checks every ledger invariant of store.h in one read-only snapshot; report (may be NULL) is
+ * called once per problem. CASH_OK when the check ran, whatever it found: *problems_out counts.
+ */
+cash_result pg_ledger_verify(struct store *store,
+                             void (*report)(void *context, const char *problem), void *context,
+                             size_t *problems_out)
+{
+    struct audit audit = {.report = report, .report_context = context};
+    cash_result result = pg_run(pg_store_of(store), PG_SNAPSHOT, audit_body, &audit);
+    if (result == CASH_OK) {
+        *problems_out = audit.problems;
+    }
+    return result;
+}

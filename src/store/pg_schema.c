@@ -1,0 +1,288 @@
+/*
+ * pg_schema.c - the versioned schema of the PostgreSQL backend and store_migrate.
+ *
+ * The same tables, columns, checks and version numbers as the SQLite backend (sqlite_schema.c):
+ * version N here is version N there, so that `cashctl init` means the same on both. Each
+ * version is applied in one transaction together with its row in schema_version (PostgreSQL's
+ * DDL is transactional). Two processes migrating at once: the second blocks on the first's
+ * uncommitted tables, then fails with a duplicate (23505, 42P07) once it commits; that step is
+ * run again and finds the version in place. No advisory lock, no LOCK TABLE: CockroachDB has
+ * neither.
+ */
+#include <stdio.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "store/pg_internal.h"
+
+static const char *const schema_v1[] = {
+    "CREATE TABLE accounts ("
+    " account_id TEXT PRIMARY KEY,"
+    " status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'INACTIVE', 'DELETED')),"
+    " verified TEXT NOT NULL CHECK (verified IN ('none', 'personal', 'business')),"
+    " balance BIGINT NOT NULL CHECK (balance >= 0),"
+    " point BIGINT NOT NULL CHECK (point >= 0),"
+    " auto_recharge INTEGER NOT NULL CHECK (auto_recharge IN (0, 1)),"
+    " minimum_cash BIGINT NOT NULL CHECK (minimum_cash >= 0),"
+    " recharge_to BIGINT NOT NULL CHECK (recharge_to >= 0),"
+    " recharge_try_count BIGINT NOT NULL CHECK (recharge_try_count >= 0),"
+    " created_ms BIGINT NOT NULL,"
+    " updated_ms BIGINT NOT NULL)",
+
+    "CREATE TABLE members ("
+    " member_id TEXT PRIMARY KEY,"
+    " account_id TEXT NOT NULL REFERENCES accounts (account_id),"
+    " email TEXT NOT NULL,"
+    " phone TEXT NOT NULL,"
+    " role TEXT NOT NULL CHECK (role IN ('OWNER', 'DEVELOPER', 'MEMBER')),"
+    " status TEXT NOT NULL CHECK (status IN ('UNVERIFIED', 'ACTIVE', 'INACTIVE', 'DELETED')),"
+    " created_ms BIGINT NOT NULL)",
+    "CREATE INDEX members_account ON members (account_id)",
+
+    "CREATE TABLE api_keys ("
+    " api_key TEXT PRIMARY KEY,"
+    " sealed_secret TEXT NOT NULL,"
+    " member_id TEXT NOT NULL REFERENCES members (member_id),"
+    " scopes INTEGER NOT NULL CHECK (scopes >= 0),"
+    " revoked INTEGER NOT NULL CHECK (revoked IN (0, 1)),"
+    " created_ms BIGINT NOT NULL)",
+    "CREATE INDEX api_keys_member ON api_keys (member_id)",
+
+    /* SPEC 1: used signatures, remembered across restarts and processes. */
+    "CREATE TABLE used_signatures ("
+    " api_key TEXT NOT NULL,"
+    " signature TEXT NOT NULL,"
+    " expires_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (api_key, signature))",
+    "CREATE INDEX used_signatures_expires ON used_signatures (expires_ms)",
+
+    "CREATE TABLE bank_accounts ("
+    " account_id TEXT PRIMARY KEY REFERENCES accounts (account_id),"
+    " bank_code TEXT NOT NULL,"
+    " sealed_number TEXT NOT NULL,"
+    " masked_number TEXT NOT NULL,"
+    " holder_name TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL,"
+    " updated_ms BIGINT NOT NULL)",
+
+    /* SPEC 5: status is the stored one; EXPIRED is derived from the clock. */
+    "CREATE TABLE verifications ("
+    " verification_id TEXT PRIMARY KEY,"
+    " member_id TEXT NOT NULL REFERENCES members (member_id),"
+    " account_id TEXT NOT NULL REFERENCES accounts (account_id),"
+    " method TEXT NOT NULL CHECK (method IN ('EMAIL_OTP', 'ARS', 'TOTP')),"
+    " status TEXT NOT NULL CHECK (status IN ('PENDING', 'CONFIRMED', 'LOCKED', 'FAILED')),"
+    " code_hash TEXT NOT NULL,"
+    " attempts BIGINT NOT NULL CHECK (attempts >= 0),"
+    " uses BIGINT NOT NULL CHECK (uses >= 0),"
+    " created_ms BIGINT NOT NULL,"
+    " confirmed_ms BIGINT NOT NULL)",
+    "CREATE INDEX verifications_member ON verifications (member_id, status, confirmed_ms)",
+
+    /* SPEC 3, 4: the bank account is copied at request time. */
+    "CREATE TABLE withdrawals ("
+    " withdraw_id TEXT PRIMARY KEY,"
+    " account_id TEXT NOT NULL REFERENCES accounts (account_id),"
+    " member_id TEXT NOT NULL,"
+    " bank_code TEXT NOT NULL,"
+    " sealed_number TEXT NOT NULL,"
+    " masked_number TEXT NOT NULL,"
+    " holder_name TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('PENDING', 'CONFIRMED', 'COMPLETED', 'FAILED',"
+    " 'REJECTED', 'CANCELED')),"
+    " is_processing INTEGER NOT NULL CHECK (is_processing IN (0, 1)),"
+    " confirmed_count BIGINT NOT NULL CHECK (confirmed_count >= 0),"
+    " memo TEXT NOT NULL,"
+    " transaction_id TEXT NOT NULL,"
+    " transaction_ms BIGINT NOT NULL,"
+    " amount BIGINT NOT NULL CHECK (amount >= 1),"
+    " fee BIGINT NOT NULL CHECK (fee >= 0),"
+    " total_amount BIGINT NOT NULL,"
+    " confirmed_ms BIGINT NOT NULL,"
+    " created_ms BIGINT NOT NULL,"
+    " updated_ms BIGINT NOT NULL,"
+    " CHECK (amount + fee = total_amount))",
+    "CREATE INDEX withdrawals_account ON withdrawals (account_id, withdraw_id)",
+    "CREATE INDEX withdrawals_account_created ON withdrawals (account_id, created_ms)",
+
+    /* SPEC 3: the ledger; entry_seq numbers an account's entries in commit order. */
+    "CREATE TABLE balance_history ("
+    " history_id TEXT PRIMARY KEY,"
+    " account_id TEXT NOT NULL REFERENCES accounts (account_id),"
+    " entry_seq BIGINT NOT NULL CHECK (entry_seq >= 1),"
+    " type TEXT NOT NULL CHECK (type IN ('RECHARGE', 'WITHDRAW', 'WITHDRAW_REFUND')),"
+    " balance_amount BIGINT NOT NULL,"
+    " point_amount BIGINT NOT NULL,"
+    " old_balance BIGINT NOT NULL,"
+    " new_balance BIGINT NOT NULL CHECK (new_balance >= 0),"
+    " old_point BIGINT NOT NULL,"
+    " new_point BIGINT NOT NULL CHECK (new_point >= 0),"
+    " memo TEXT NOT NULL,"
+    " group_id TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL,"
+    " CHECK (new_balance = old_balance + balance_amount),"
+    " CHECK (new_point = old_point + point_amount))",
+    "CREATE UNIQUE INDEX balance_history_account_seq ON balance_history (account_id, entry_seq)",
+    "CREATE INDEX balance_history_account ON balance_history (account_id, history_id)",
+    "CREATE INDEX balance_history_account_created ON balance_history (account_id, created_ms)",
+    "CREATE INDEX balance_history_group ON balance_history (group_id)",
+    NULL,
+};
+
+/* Version 2, SPEC 5: as sqlite_schema.c's version 2 (ARS outcome, limits, TOTP, guards). */
+static const char *const schema_v2[] = {
+    "ALTER TABLE verifications ADD COLUMN call_status TEXT NOT NULL DEFAULT ''"
+    " CHECK (call_status IN ('', 'REQUESTED', 'ANSWERED', 'WRONG_DIGITS', 'NO_ANSWER', 'FAILED'))",
+    "CREATE INDEX verifications_member_created ON verifications (member_id, created_ms)",
+    "CREATE INDEX verifications_account_created ON verifications (account_id, created_ms)",
+
+    "ALTER TABLE bank_accounts ADD COLUMN operator_verified INTEGER NOT NULL DEFAULT 0"
+    " CHECK (operator_verified IN (0, 1))",
+
+    "CREATE TABLE totp_enrolments ("
+    " member_id TEXT PRIMARY KEY REFERENCES members (member_id),"
+    " sealed_secret TEXT NOT NULL,"
+    " last_step BIGINT NOT NULL CHECK (last_step >= 0),"
+    " created_ms BIGINT NOT NULL)",
+
+    "CREATE TABLE member_guards ("
+    " member_id TEXT PRIMARY KEY REFERENCES members (member_id),"
+    " failures BIGINT NOT NULL CHECK (failures >= 0),"
+    " locked_until_ms BIGINT NOT NULL,"
+    " updated_ms BIGINT NOT NULL)",
+    NULL,
+};
+
+struct schema_migration {
+    int version;
+    const char *const *statements;
+};
+
+/* Append new versions at the end, with the numbers sqlite_schema.c gives them. */
+static const struct schema_migration schema_migrations[] = {
+    {1, schema_v1},
+    {2, schema_v2},
+};
+
+#define SCHEMA_MIGRATION_COUNT (sizeof(schema_migrations) / sizeof(schema_migrations[0]))
+
+static const char SQL_VERSION_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_version ("
+                                        " version INTEGER PRIMARY KEY,"
+                                        " applied_ms BIGINT NOT NULL)";
+static const char SQL_VERSION_MAX[] = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+static const char SQL_VERSION_INSERT[] =
+    "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)";
+
+struct migrate_context {
+    const struct schema_migration *migration; /* NULL: only create schema_version */
+    int version;                              /* out: the newest version after the step */
+};
+
+/* Migrations run rarely and change the tables under them: their SQL is never prepared. */
+static cash_result schema_version_read(struct pg_conn *conn, int *version_out)
+{
+    cash_result result = CASH_OK;
+    PGresult *res = pg_exec_dynamic(conn, SQL_VERSION_MAX, NULL, "schema version", &result);
+    if (res == NULL) {
+        return result;
+    }
+    struct pg_row row;
+    pg_row_start(&row, res, 0);
+    int64_t version = pg_row_int64(&row);
+    if (version < 0 || version > 1000000) {
+        row.ok = false;
+    }
+    *version_out = (int)version;
+    result = pg_row_check(&row, "schema version");
+    PQclear(res);
+    return result;
+}
+
+static cash_result schema_apply(struct pg_conn *conn, const struct schema_migration *migration)
+{
+    for (size_t i = 0; migration->statements[i] != NULL; i++) {
+        cash_result result = pg_exec_simple(conn, migration->statements[i], "migration");
+        if (result != CASH_OK) {
+            if (result != CASH_CONFLICT) {
+                log_error("store: migration to version %d failed at statement %zu",
+                          migration->version, i + 1);
+            }
+            return result;
+        }
+    }
+    struct pg_params params;
+    pg_params_start(&params);
+    pg_param_int64(&params, migration->version);
+    pg_param_int64(&params, time_now_ms());
+    cash_result result = CASH_OK;
+    PGresult *res =
+        pg_exec_dynamic(conn, SQL_VERSION_INSERT, &params, "schema version insert", &result);
+    PQclear(res);
+    return result;
+}
+
+static cash_result migrate_step(struct pg_conn *conn, void *context_pointer)
+{
+    struct migrate_context *context = context_pointer;
+    cash_result result = pg_exec_simple(conn, SQL_VERSION_TABLE, "schema_version table");
+    if (result != CASH_OK) {
+        return result;
+    }
+    int version = 0;
+    result = schema_version_read(conn, &version);
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (context->migration != NULL && version < context->migration->version) {
+        /* Versions apply in order: the one before must be there already. */
+        if (version != context->migration->version - 1) {
+            log_error("store: schema version %d cannot migrate to %d", version,
+                      context->migration->version);
+            return CASH_INTERNAL_ERROR;
+        }
+        result = schema_apply(conn, context->migration);
+        if (result != CASH_OK) {
+            return result;
+        }
+        version = context->migration->version;
+    }
+    context->version = version;
+    return CASH_OK;
+}
+
+/* One step in its own transaction, run again while another process's migration got there first. */
+static cash_result migrate_run(struct pg_store *store, struct migrate_context *context)
+{
+    cash_result result = CASH_CONFLICT;
+    for (int attempt = 0; attempt < DB_TRANSACTION_ATTEMPTS_MAX && result == CASH_CONFLICT;
+         attempt++) {
+        result = pg_run(store, PG_WRITE, migrate_step, context);
+        if (result == CASH_CONFLICT) {
+            log_info("store: another process migrated the schema meanwhile; checking again");
+        }
+    }
+    return result;
+}
+
+/* Creates or migrates the schema (store.h); one transaction per version. */
+cash_result pg_migrate(struct store *base, int *version_out)
+{
+    struct pg_store *store = pg_store_of(base);
+    struct migrate_context context = {.migration = NULL, .version = 0};
+    cash_result result = migrate_run(store, &context);
+    for (size_t i = 0; result == CASH_OK && i < SCHEMA_MIGRATION_COUNT; i++) {
+        context.migration = &schema_migrations[i];
+        result = migrate_run(store, &context);
+    }
+    if (result != CASH_OK) {
+        return result;
+    }
+    int newest = schema_migrations[SCHEMA_MIGRATION_COUNT - 1].version;
+    if (context.version != newest) {
+        log_error("store: the database has schema version %d; this program knows up to %d",
+                  context.version, newest);
+        return CASH_INTERNAL_ERROR;
+    }
+    *version_out = context.version;
+    return CASH_OK;
+}

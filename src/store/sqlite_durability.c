@@ -1,0 +1,50 @@
+/*
+ * sqlite_durability.c - store_durability_check for the SQLite backend (SPEC 7). A commit is on
+ * disk before COMMIT returns only with PRAGMA synchronous FULL (2) or EXTRA (3) in WAL mode;
+ * NORMAL (1) loses the last transactions on a power failure, OFF (0) may corrupt the file.
+ */
+#include <stdio.h>
+
+#include "store/sqlite_internal.h"
+
+#define SQLITE_SYNCHRONOUS_FULL 2
+
+static cash_result durability_read(struct sqlite_conn *conn, void *context)
+{
+    int64_t *level = context;
+    sqlite3_stmt *stmt = sqlite_stmt(conn, "PRAGMA synchronous");
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    cash_result result = sqlite_step_row(conn, stmt, "synchronous");
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    struct sqlite_row row;
+    sqlite_row_start(&row, stmt);
+    *level = sqlite_row_int64(&row);
+    return sqlite_row_check(&row, "synchronous");
+}
+
+/* Reads synchronous on the connection that commits (the writer); see store.h. */
+cash_result sqlite_durability_check(struct store *base, char *why, size_t why_size)
+{
+    struct sqlite_store *store = sqlite_store_of(base);
+    struct sqlite_conn *conn = &store->writer;
+    int64_t level = -1;
+    pthread_mutex_lock(&store->writer_mutex);
+    cash_result result = durability_read(conn, &level);
+    sqlite_stmt_reset_all(conn);
+    pthread_mutex_unlock(&store->writer_mutex);
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (level < SQLITE_SYNCHRONOUS_FULL) {
+        snprintf(why, why_size,
+                 "SQLite runs with synchronous=%lld (below FULL): a crash loses committed "
+                 "transactions",
+                 (long long)level);
+        return CASH_VALIDATION_ERROR;
+    }
+    return CASH_OK;
+}
