@@ -147,7 +147,8 @@ int cli_open_store(struct cli *cli)
     cash_result result = store_open(cli->config.db_url, &cli->store, why, sizeof why);
     if (result != CASH_OK) {
         cli->store = NULL;
-        return cli_fail(CLI_EXIT_FAILURE, "cannot open the database %s: %s", cli->config.db_url,
+        /* Not the URL itself: a PostgreSQL URL may carry a password. */
+        return cli_fail(CLI_EXIT_FAILURE, "cannot open the database: %s",
                         why[0] != '\0' ? why : result_message(result));
     }
     return CLI_EXIT_OK;

@@ -190,6 +190,14 @@ class UsageTest(CliTestCase):
         self.assertNotEqual(result.code, 0, result)
         self.assertTrue(result.err.startswith("cashctl: "), result)
 
+    def test_an_unreachable_database_error_does_not_show_its_password(self):
+        # port 1 on loopback: nothing listens there, the connection is refused at once
+        url = "postgresql://cashd:hunter2secret@127.0.0.1:1/cashd"
+        result = self.ctl("account", "create", env={"CASHD_DB": url})
+        self.assertEqual(result.code, 1, result)
+        self.assertIn("cannot open the database", result.err)
+        self.assertNotIn("hunter2secret", result.err + result.out)
+
 
 class AccountTest(CliTestCase):
     def test_create_defaults(self):
