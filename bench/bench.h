@@ -16,19 +16,19 @@
 
 #include <openssl/evp.h>
 
-#define BENCH_REQUEST_BYTES_MAX   2048
-#define BENCH_BODY_BYTES_MAX      (256 * 1024) /* an answer kept whole (set-up only) */
-#define BENCH_READ_BYTES          (64 * 1024)
-#define BENCH_CONNECTIONS_MAX     4096
-#define BENCH_THREADS_MAX         16
-#define BENCH_LATENCIES_MAX       (256u * 1024 * 1024)
-#define BENCH_HOST_BYTES_MAX      256
-#define BENCH_EVENTS_PER_WAIT     256
-#define BENCH_STATUS_CLASSES      6 /* index status / 100; 0 = no answer (connection lost) */
-#define BENCH_ACCOUNT_ID_LENGTH   14
-#define BENCH_API_KEY_LENGTH      16
-#define BENCH_API_SECRET_BYTES_MAX 64
-#define BENCH_VERIFICATION_ID_LENGTH 32
+#define BENCH_REQUEST_BYTES_MAX       2048
+#define BENCH_BODY_BYTES_MAX          (256 * 1024) /* an answer kept whole (set-up only) */
+#define BENCH_READ_BYTES              (64 * 1024)
+#define BENCH_CONNECTIONS_MAX         4096
+#define BENCH_THREADS_MAX             16
+#define BENCH_LATENCIES_MAX           (256u * 1024 * 1024)
+#define BENCH_HOST_BYTES_MAX          256
+#define BENCH_EVENTS_PER_WAIT         256
+#define BENCH_STATUS_CLASSES          6 /* index status / 100; 0 = no answer (connection lost) */
+#define BENCH_ACCOUNT_ID_LENGTH       14
+#define BENCH_API_KEY_LENGTH          16
+#define BENCH_API_SECRET_BYTES_MAX    64
+#define BENCH_VERIFICATION_ID_LENGTH  32
 #define BENCH_AUTHORIZATION_BYTES_MAX 256
 
 #define BENCH_NS_PER_SECOND 1000000000LL
@@ -116,9 +116,9 @@ struct bench_target {
 bool bench_target_parse(const char *text, struct bench_target *out, char *why, size_t why_size);
 
 struct bench_answer {
-    uint64_t tag;        /* what the source gave with the request */
-    int status;          /* 0 when the connection was lost before an answer */
-    const char *body;    /* NULL unless the loop keeps bodies */
+    uint64_t tag;     /* what the source gave with the request */
+    int status;       /* 0 when the connection was lost before an answer */
+    const char *body; /* NULL unless the loop keeps bodies */
     size_t body_length;
     int64_t latency_ns;
 };
@@ -137,9 +137,9 @@ struct bench_source {
 struct bench_loop_options {
     const struct bench_target *target;
     size_t connections;
-    int64_t record_from_ns;  /* answers to requests started earlier are not counted (warm-up) */
-    int64_t end_ns;          /* 0: run until the source has no more work */
-    double rate_per_second;  /* 0: closed loop; else requests are scheduled at this rate */
+    int64_t record_from_ns; /* answers to requests started earlier are not counted (warm-up) */
+    int64_t end_ns;         /* 0: run until the source has no more work */
+    double rate_per_second; /* 0: closed loop; else requests are scheduled at this rate */
     bool keep_bodies;
 };
 

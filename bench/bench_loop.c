@@ -49,8 +49,8 @@ struct bench_loop {
     int64_t next_slot_ns;
     int64_t slot_interval_ns;
     http_parser_settings settings;
-    const struct bench_source *source;  /* borrowed during bench_loop_run */
-    struct bench_loop_stats *stats;     /* borrowed during bench_loop_run */
+    const struct bench_source *source; /* borrowed during bench_loop_run */
+    struct bench_loop_stats *stats;    /* borrowed during bench_loop_run */
     bool failed;
     char why[256];
     char read_buffer[BENCH_READ_BYTES];
@@ -169,8 +169,8 @@ static void conn_flush(struct bench_conn *conn)
 static void conn_send(struct bench_conn *conn, int64_t started_ns)
 {
     struct bench_loop *loop = conn->loop;
-    size_t length = loop->source->next(loop->source->context, conn->request,
-                                       sizeof(conn->request), &conn->tag);
+    size_t length =
+        loop->source->next(loop->source->context, conn->request, sizeof(conn->request), &conn->tag);
     if (length == 0 || length > sizeof(conn->request)) {
         conn->dry = true;
         return;
@@ -283,8 +283,8 @@ static void conn_readable(struct bench_conn *conn)
             conn_lost(conn); /* closed, failed, or an answer nobody asked for */
             return;
         }
-        size_t parsed = http_parser_execute(&conn->parser, &loop->settings, loop->read_buffer,
-                                            (size_t)got);
+        size_t parsed =
+            http_parser_execute(&conn->parser, &loop->settings, loop->read_buffer, (size_t)got);
         if (conn->parser.http_errno != HPE_OK || parsed != (size_t)got) {
             conn_lost(conn);
             return;
@@ -298,6 +298,7 @@ static void conn_readable(struct bench_conn *conn)
 
 /* ---- the loop ---- */
 
+/* Opens the connections of a new loop (owned by the caller); NULL with why (bench.h). */
 struct bench_loop *bench_loop_open(const struct bench_loop_options *options, char *why,
                                    size_t why_size)
 {
@@ -347,6 +348,7 @@ out_free:
     return NULL;
 }
 
+/* Closes the connections and frees the loop; NULL is allowed (bench.h). */
 void bench_loop_free(struct bench_loop *loop)
 {
     if (loop == NULL) {
@@ -364,6 +366,10 @@ void bench_loop_free(struct bench_loop *loop)
     free(loop);
 }
 
+/*
+ * Sets the measuring window: answers to requests started before record_from_ns, or
+ * arriving after end_ns, are not counted (bench.h).
+ */
 void bench_loop_schedule(struct bench_loop *loop, int64_t record_from_ns, int64_t end_ns)
 {
     loop->options.record_from_ns = record_from_ns;
@@ -403,8 +409,8 @@ static void loop_start(struct bench_loop *loop)
 {
     int64_t now_ns = bench_now_ns();
     if (loop->options.rate_per_second > 0) {
-        loop->slot_interval_ns = (int64_t)((double)BENCH_NS_PER_SECOND /
-                                           loop->options.rate_per_second);
+        loop->slot_interval_ns =
+            (int64_t)((double)BENCH_NS_PER_SECOND / loop->options.rate_per_second);
         if (loop->slot_interval_ns < 1) {
             loop->slot_interval_ns = 1;
         }
@@ -426,6 +432,7 @@ static bool loop_finished(const struct bench_loop *loop, int64_t now_ns)
     return loop->busy_count == 0 && loop->idle_count == 0;
 }
 
+/* Drives the load until the window ends or the source runs dry; false with why (bench.h). */
 bool bench_loop_run(struct bench_loop *loop, const struct bench_source *source,
                     struct bench_loop_stats *stats, char *why, size_t why_size)
 {
@@ -468,6 +475,7 @@ bool bench_loop_run(struct bench_loop *loop, const struct bench_source *source,
     return true;
 }
 
+/* Releases the latency records of stats (bench.h). */
 void bench_loop_stats_deinit(struct bench_loop_stats *stats)
 {
     bench_latencies_free(&stats->latencies);

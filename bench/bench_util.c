@@ -18,6 +18,7 @@
 
 #include "bench.h"
 
+/* CLOCK_MONOTONIC in nanoseconds (bench.h). */
 int64_t bench_now_ns(void)
 {
     struct timespec now;
@@ -25,6 +26,7 @@ int64_t bench_now_ns(void)
     return (int64_t)now.tv_sec * BENCH_NS_PER_SECOND + now.tv_nsec;
 }
 
+/* Sleeps until the monotonic clock reaches deadline_ns, through signals (bench.h). */
 void bench_sleep_until(int64_t deadline_ns)
 {
     struct timespec at = {
@@ -58,6 +60,7 @@ static bool latencies_reserve(struct bench_latencies *latencies, size_t more)
     return true;
 }
 
+/* Appends one latency in microseconds; false when out of memory or full (bench.h). */
 bool bench_latencies_add(struct bench_latencies *latencies, int64_t latency_ns)
 {
     if (!latencies_reserve(latencies, 1)) {
@@ -68,6 +71,7 @@ bool bench_latencies_add(struct bench_latencies *latencies, int64_t latency_ns)
     return true;
 }
 
+/* Appends every record of from to into; false when out of memory (bench.h). */
 bool bench_latencies_merge(struct bench_latencies *into, const struct bench_latencies *from)
 {
     if (from->count == 0) {
@@ -88,6 +92,7 @@ static int latencies_compare(const void *a, const void *b)
     return (left > right) - (left < right);
 }
 
+/* Sorts the records so that quantiles can be read (bench.h). */
 void bench_latencies_sort(struct bench_latencies *latencies)
 {
     if (latencies->count > 1) {
@@ -95,6 +100,7 @@ void bench_latencies_sort(struct bench_latencies *latencies)
     }
 }
 
+/* The nearest-rank quantile of sorted records in milliseconds; 0 if none (bench.h). */
 double bench_latencies_quantile_ms(const struct bench_latencies *latencies, double fraction)
 {
     if (latencies->count == 0) {
@@ -115,6 +121,7 @@ double bench_latencies_quantile_ms(const struct bench_latencies *latencies, doub
     return (double)latencies->micros[rank - 1] / 1000.0;
 }
 
+/* Releases the records and empties latencies (bench.h). */
 void bench_latencies_free(struct bench_latencies *latencies)
 {
     free(latencies->micros);
@@ -139,8 +146,8 @@ static bool key_mac_init(struct bench_key *key)
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
         OSSL_PARAM_construct_end(),
     };
-    return EVP_MAC_init(key->mac, (const unsigned char *)key->api_secret,
-                        strlen(key->api_secret), params) == 1;
+    return EVP_MAC_init(key->mac, (const unsigned char *)key->api_secret, strlen(key->api_secret),
+                        params) == 1;
 }
 
 static bool key_line_parse(const char *line, struct bench_key *key)
@@ -150,25 +157,24 @@ static bool key_line_parse(const char *line, struct bench_key *key)
     char api_key[64];
     char api_secret[128];
     memset(key, 0, sizeof(*key));
-    if (sscanf(line, "%63s %63s %63s %127s", account_id, member_id, api_key, api_secret) != 4) {
-        return false;
+    int fields = sscanf(line, "%63s %63s %63s %127s", account_id, member_id, api_key, api_secret);
+    size_t secret_length = fields == 4 ? strlen(api_secret) : 0;
+    bool ok = fields == 4 && strlen(account_id) == BENCH_ACCOUNT_ID_LENGTH &&
+              strlen(member_id) == BENCH_ACCOUNT_ID_LENGTH &&
+              strlen(api_key) == BENCH_API_KEY_LENGTH &&
+              secret_length <= BENCH_API_SECRET_BYTES_MAX;
+    if (ok) {
+        memcpy(key->account_id, account_id, sizeof(key->account_id));
+        memcpy(key->member_id, member_id, sizeof(key->member_id));
+        memcpy(key->api_key, api_key, sizeof(key->api_key));
+        memcpy(key->api_secret, api_secret, secret_length + 1);
     }
-    if (strlen(account_id) != BENCH_ACCOUNT_ID_LENGTH ||
-        strlen(member_id) != BENCH_ACCOUNT_ID_LENGTH ||
-        strlen(api_key) != BENCH_API_KEY_LENGTH || strlen(api_secret) > BENCH_API_SECRET_BYTES_MAX) {
-        return false;
-    }
-    memcpy(key->account_id, account_id, sizeof(key->account_id));
-    memcpy(key->member_id, member_id, sizeof(key->member_id));
-    memcpy(key->api_key, api_key, sizeof(key->api_key));
-    snprintf(key->api_secret, sizeof(key->api_secret), "%s", api_secret);
     OPENSSL_cleanse(api_secret, sizeof(api_secret));
-    return key_mac_init(key);
+    return ok && key_mac_init(key);
 }
 
 /* Appends one parsed line to *keys, growing it; false when out of memory or malformed. */
-static bool keys_append(struct bench_key **keys, size_t *count, size_t *capacity,
-                        const char *line)
+static bool keys_append(struct bench_key **keys, size_t *count, size_t *capacity, const char *line)
 {
     if (*count == *capacity) {
         size_t grown_capacity = *capacity == 0 ? 64 : *capacity * 2;
@@ -187,6 +193,7 @@ static bool keys_append(struct bench_key **keys, size_t *count, size_t *capacity
     return true;
 }
 
+/* Reads a keys file into a new array owned by the caller; false with why (bench.h). */
 bool bench_keys_load(const char *path, struct bench_key **keys_out, size_t *count_out, char *why,
                      size_t why_size)
 {
@@ -227,6 +234,7 @@ bool bench_keys_load(const char *path, struct bench_key **keys_out, size_t *coun
     return true;
 }
 
+/* Frees keys and their MAC contexts, wiping the secrets (bench.h). */
 void bench_keys_free(struct bench_key *keys, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
@@ -241,6 +249,7 @@ void bench_keys_free(struct bench_key *keys, size_t count)
 
 static const char bench_alphanumeric[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
+/* A signer with a random salt prefix for thread_index; false if RAND fails (bench.h). */
 bool bench_signer_init(struct bench_signer *signer, unsigned thread_index)
 {
     unsigned char random[8];
@@ -275,14 +284,15 @@ static const char *signer_date(struct bench_signer *signer)
     return signer->date;
 }
 
+/* A fresh Authorization header value in out; its length, 0 on failure (bench.h). */
 size_t bench_sign(struct bench_signer *signer, struct bench_key *key, char *out, size_t out_size)
 {
     char salt[48];
     unsigned char mac[EVP_MAX_MD_SIZE];
     size_t mac_length = 0;
     const char *date = signer_date(signer);
-    int salt_length = snprintf(salt, sizeof(salt), "%s%012" PRIx64, signer->salt_prefix,
-                               signer->salt_counter++);
+    int salt_length =
+        snprintf(salt, sizeof(salt), "%s%012" PRIx64, signer->salt_prefix, signer->salt_counter++);
     /* A key is re-initialised with its cached secret: no key schedule per request. */
     if (salt_length <= 0 || EVP_MAC_init(key->mac, NULL, 0, NULL) != 1 ||
         EVP_MAC_update(key->mac, (const unsigned char *)date, strlen(date)) != 1 ||
@@ -307,6 +317,7 @@ size_t bench_sign(struct bench_signer *signer, struct bench_key *key, char *out,
 
 /* ---- addresses ---- */
 
+/* Resolves "HOST:PORT" into out; false with why (bench.h). */
 bool bench_target_parse(const char *text, struct bench_target *out, char *why, size_t why_size)
 {
     memset(out, 0, sizeof(*out));

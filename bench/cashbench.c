@@ -53,6 +53,7 @@ int bench_fail(const char *format, ...)
     return 1;
 }
 
+/* The scenario called name, or NULL (cashbench.h). */
 const struct scenario *bench_scenario_find(const char *name)
 {
     for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
@@ -131,22 +132,22 @@ static bool options_parse(int argc, char **argv, struct bench_options *options)
         options->text[index] = argv[i + 1];
         if (spec->numeric &&
             !parse_number(argv[i + 1], spec->minimum, spec->maximum, &options->number[index])) {
-            bench_fail("--%s must be a number in %g..%g", spec->name, spec->minimum,
-                       spec->maximum);
+            bench_fail("--%s must be a number in %g..%g", spec->name, spec->minimum, spec->maximum);
             return false;
         }
     }
     return true;
 }
 
+/* The text of --name as given, or NULL (cashbench.h). */
 const char *bench_option_text(const struct bench_options *options, const char *name)
 {
     size_t index = 0;
     return option_find(name, &index) != NULL ? options->text[index] : NULL;
 }
 
-double bench_option_number(const struct bench_options *options, const char *name,
-                           double fallback)
+/* The checked value of the numeric option --name, or fallback (cashbench.h). */
+double bench_option_number(const struct bench_options *options, const char *name, double fallback)
 {
     size_t index = 0;
     if (option_find(name, &index) == NULL || options->text[index] == NULL) {
@@ -155,6 +156,7 @@ double bench_option_number(const struct bench_options *options, const char *name
     return options->number[index];
 }
 
+/* Dispatches to `run` or `setup`; exit 2 for a bad command line. */
 int main(int argc, char **argv)
 {
     struct bench_options options;

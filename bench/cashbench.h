@@ -30,8 +30,7 @@ struct bench_options {
 /* The value of --name as given, or NULL. */
 const char *bench_option_text(const struct bench_options *options, const char *name);
 /* The value of the numeric option --name (checked against its bounds), or fallback. */
-double bench_option_number(const struct bench_options *options, const char *name,
-                           double fallback);
+double bench_option_number(const struct bench_options *options, const char *name, double fallback);
 
 const struct scenario *bench_scenario_find(const char *name);
 

@@ -164,7 +164,8 @@ static size_t run_next(void *context, char *out, size_t out_size, uint64_t *tag_
         return 0;
     }
     if (!config->scenario->writes) {
-        return request_format(out, out_size, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n\r\n",
+        return request_format(out, out_size,
+                              "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n\r\n",
                               config->scenario->method, config->path, host, authorization);
     }
     char factor[96];
@@ -235,13 +236,13 @@ static int run_report(const struct run_config *config, struct run_thread *thread
     uint64_t errors = total.status_counts[0] + total.status_counts[1] + total.status_counts[3] +
                       total.status_counts[4] + total.status_counts[5];
     printf("label=%s scenario=%s connections=%zu threads=%u rate_target=%.0f seconds=%.3f"
-           " sent=%" PRIu64 " reconnects=%" PRIu64 " ok=%" PRIu64 " errors=%" PRIu64 " s4xx=%" PRIu64 " s5xx=%" PRIu64 " lost=%" PRIu64
+           " sent=%" PRIu64 " reconnects=%" PRIu64 " ok=%" PRIu64 " errors=%" PRIu64
+           " s4xx=%" PRIu64 " s5xx=%" PRIu64 " lost=%" PRIu64
            " first_error=%d throughput=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
            config->label, config->scenario->name, config->connections, config->threads,
-           config->rate_per_second, config->duration_seconds, total.requests_sent,
-           total.reconnects, ok, errors, total.status_counts[4],
-           total.status_counts[5], total.status_counts[0], first_error_status,
-           (double)ok / config->duration_seconds,
+           config->rate_per_second, config->duration_seconds, total.requests_sent, total.reconnects,
+           ok, errors, total.status_counts[4], total.status_counts[5], total.status_counts[0],
+           first_error_status, (double)ok / config->duration_seconds,
            bench_latencies_quantile_ms(&total.latencies, 0.50),
            bench_latencies_quantile_ms(&total.latencies, 0.90),
            bench_latencies_quantile_ms(&total.latencies, 0.99),
@@ -326,19 +327,26 @@ static bool run_config_read(const struct bench_options *options, struct run_conf
     const char *label = bench_option_text(options, "label");
     config->path = path != NULL ? path : config->scenario->path;
     config->label = label != NULL ? label : config->scenario->name;
-    config->connections = (size_t)bench_option_number(options, "connections", RUN_CONNECTIONS_DEFAULT);
+    config->connections =
+        (size_t)bench_option_number(options, "connections", RUN_CONNECTIONS_DEFAULT);
     config->threads = (unsigned)bench_option_number(options, "threads", 1);
-    config->duration_seconds = bench_option_number(options, "duration", RUN_DURATION_SECONDS_DEFAULT);
+    config->duration_seconds =
+        bench_option_number(options, "duration", RUN_DURATION_SECONDS_DEFAULT);
     config->warmup_seconds = bench_option_number(options, "warmup", 0);
     config->rate_per_second = bench_option_number(options, "rate", 0);
     config->amount_won = (int64_t)bench_option_number(options, "amount", RUN_AMOUNT_WON_DEFAULT);
-    config->factor_uses = (int64_t)bench_option_number(options, "factor-uses", RUN_FACTOR_USES_DEFAULT);
+    config->factor_uses =
+        (int64_t)bench_option_number(options, "factor-uses", RUN_FACTOR_USES_DEFAULT);
     if (config->threads > config->connections) {
         config->threads = (unsigned)config->connections;
     }
     return true;
 }
 
+/*
+ * `cashbench run`: loads keys and factors, drives the scenario, prints its line, saves the
+ * factors left; exit 0, 1 (failure), 2 (usage) or 3 (some answers failed) (cashbench.h).
+ */
 int bench_command_run(const struct bench_options *options)
 {
     struct run_config config;
@@ -361,9 +369,8 @@ int bench_command_run(const struct bench_options *options)
     const char *factors_path = bench_option_text(options, "factors");
     struct bench_factor_file factors = {.count = 0};
     int status = 1;
-    if (factors_path != NULL &&
-        (!bench_factors_load(factors_path, config.factor_uses, &factors) ||
-         !bench_factors_attach(&factors, keys, key_count))) {
+    if (factors_path != NULL && (!bench_factors_load(factors_path, config.factor_uses, &factors) ||
+                                 !bench_factors_attach(&factors, keys, key_count))) {
         goto out_free;
     }
     status = run_threads(&config, keys, key_count);

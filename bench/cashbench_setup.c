@@ -27,12 +27,12 @@ enum setup_phase { SETUP_CREATE, SETUP_CONFIRM };
 struct setup_item {
     size_t key_index;
     char verification_id[BENCH_VERIFICATION_ID_LENGTH + 1]; /* "" until created */
-    char code[SETUP_CODE_DIGITS + 1];                        /* "" until read from the log */
+    char code[SETUP_CODE_DIGITS + 1];                       /* "" until read from the log */
     bool confirmed;
 };
 
 struct setup_state {
-    struct bench_key *keys; /* borrowed */
+    struct bench_key *keys;   /* borrowed */
     struct setup_item *items; /* owned */
     size_t item_count;
     size_t item_next;
@@ -283,6 +283,10 @@ static bool setup_all(struct setup_state *state, const struct bench_options *opt
            setup_write(state, bench_option_text(options, "out"));
 }
 
+/*
+ * `cashbench setup`: creates, reads and confirms the verifications and writes the factors
+ * file; exit 0 or 1 (cashbench.h).
+ */
 int bench_command_setup(const struct bench_options *options)
 {
     const char *url = bench_option_text(options, "url");
@@ -329,6 +333,7 @@ out_free:
 
 /* ---- the factors file ---- */
 
+/* Reads a factors file into out (owned by the caller); false, reported, if malformed. */
 bool bench_factors_load(const char *path, int64_t uses_default, struct bench_factor_file *out)
 {
     FILE *file = fopen(path, "r");
@@ -379,6 +384,7 @@ static bool key_factor_add(struct bench_key *key, struct bench_factor *factor)
     return true;
 }
 
+/* Points each key at its factors in file order; false when out of memory. */
 bool bench_factors_attach(struct bench_factor_file *file, struct bench_key *keys, size_t key_count)
 {
     for (size_t f = 0; f < file->count; f++) {
@@ -395,6 +401,7 @@ bool bench_factors_attach(struct bench_factor_file *file, struct bench_key *keys
     return true;
 }
 
+/* Writes the factors with their uses left, atomically (a new file renamed over path). */
 bool bench_factors_save(const char *path, const struct bench_factor_file *file)
 {
     char temporary[4096];
@@ -416,6 +423,7 @@ bool bench_factors_save(const char *path, const struct bench_factor_file *file)
     return true;
 }
 
+/* Releases the entries of file. */
 void bench_factors_free(struct bench_factor_file *file)
 {
     free(file->entries);

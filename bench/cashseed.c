@@ -31,17 +31,17 @@
 #include "domain/bank.h"
 #include "domain/money.h"
 
-#define SEED_SCHEMA_VERSION_MIN    1
-#define SEED_SCHEMA_VERSION_KNOWN  2 /* the newest version whose columns this file knows */
-#define SEED_ROWS_PER_TRANSACTION  200000
-#define SEED_BALANCE_WON_DEFAULT   1000000000LL /* one billion won per account */
-#define SEED_BIG_TOTAL_WON         1000
-#define SEED_BIG_AGE_MS            (40LL * 86400 * 1000) /* the history ends 5 days ago */
-#define SEED_BIG_SPAN_MS           (35LL * 86400 * 1000)
-#define SEED_ID_ATTEMPTS_MAX       20
-#define SEED_CACHE_KIB             262144
-#define SEED_BANK_NUMBER           "1234567890"
-#define SEED_PROGRESS_ROWS         1000000
+#define SEED_SCHEMA_VERSION_MIN   1
+#define SEED_SCHEMA_VERSION_KNOWN 2 /* the newest version whose columns this file knows */
+#define SEED_ROWS_PER_TRANSACTION 200000
+#define SEED_BALANCE_WON_DEFAULT  1000000000LL /* one billion won per account */
+#define SEED_BIG_TOTAL_WON        1000
+#define SEED_BIG_AGE_MS           (40LL * 86400 * 1000) /* the history ends 5 days ago */
+#define SEED_BIG_SPAN_MS          (35LL * 86400 * 1000)
+#define SEED_ID_ATTEMPTS_MAX      20
+#define SEED_CACHE_KIB            262144
+#define SEED_BANK_NUMBER          "1234567890"
+#define SEED_PROGRESS_ROWS        1000000
 
 static const char SQL_ACCOUNT[] =
     "INSERT INTO accounts (account_id, status, verified, balance, point, auto_recharge,"
@@ -448,9 +448,8 @@ static bool seed_big(struct seed *seed, size_t rows, int64_t balance_won, FILE *
     struct seed_account account;
     struct timespec started;
     clock_gettime(CLOCK_MONOTONIC, &started);
-    if (step_ms < 1 ||
-        !seed_account(seed, balance_won + (int64_t)rows * SEED_BIG_TOTAL_WON, start_ms - 1000,
-                      &account)) {
+    if (step_ms < 1 || !seed_account(seed, balance_won + (int64_t)rows * SEED_BIG_TOTAL_WON,
+                                     start_ms - 1000, &account)) {
         return step_ms >= 1 ? false : seed_fail("too many rows for the time span");
     }
     for (size_t row = 0; row < rows; row++) {
@@ -466,10 +465,10 @@ static bool seed_big(struct seed *seed, size_t rows, int64_t balance_won, FILE *
         return seed_fail("internal: the long history does not end at the balance");
     }
     /* The account row was written with the balance before the withdrawals. */
-    if (!seed_insert_ok(seed,
-                        seed_insert(seed, SEED_ACCOUNT_BALANCE, "it", account.balance_won,
-                                    account.account_id),
-                        "balance")) {
+    if (!seed_insert_ok(
+            seed,
+            seed_insert(seed, SEED_ACCOUNT_BALANCE, "it", account.balance_won, account.account_id),
+            "balance")) {
         return false;
     }
     seed_key_line(keys_out, &account);
@@ -572,8 +571,8 @@ static FILE *seed_keys_open(const char *path, bool *failed)
     return file;
 }
 
-static bool seed_run(struct seed *seed, const struct seed_options *options, FILE *keys,
-                     FILE *hot, FILE *big)
+static bool seed_run(struct seed *seed, const struct seed_options *options, FILE *keys, FILE *hot,
+                     FILE *big)
 {
     struct timespec started;
     clock_gettime(CLOCK_MONOTONIC, &started);

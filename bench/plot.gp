@@ -1,13 +1,13 @@
 # gnuplot -e "datafile='sweep.dat'; outfile='throughput.png'" bench/plot.gp
 # Throughput and p50 latency of every cashbench scenario against the number of connections
 # (columns of sweep.dat as bench/summarize.py writes them).
-set terminal pngcairo size 1200,520 font "sans,10"
+set terminal pngcairo size 1200,600 font "sans,10"
 set output outfile
 set multiplot layout 1,2 title "cashd on SQLite, 2 vCPUs shared with the load generator"
 set logscale x 2
 set xlabel "concurrent connections"
 set grid
-set key top left
+set key below horizontal maxcols 3
 set ylabel "successful requests per second"
 set yrange [0:*]
 plot datafile using 1:2 with linespoints title "GET /balance", \

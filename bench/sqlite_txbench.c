@@ -23,11 +23,11 @@
 #include "common/ids.h"
 #include "common/timeutil.h"
 
-#define TX_ACCOUNTS_MAX  100000
-#define TX_TOTAL_WON     1000
-#define TX_FEE_WON       550
-#define TX_BUSY_MS       10000
-#define TX_BATCH_MAX     10000
+#define TX_ACCOUNTS_MAX 100000
+#define TX_TOTAL_WON    1000
+#define TX_FEE_WON      550
+#define TX_BUSY_MS      10000
+#define TX_BATCH_MAX    10000
 
 static const char SQL_DEBIT[] = "UPDATE accounts SET balance = balance - ?, updated_ms = ?"
                                 " WHERE account_id = ? AND balance >= ? RETURNING balance";
@@ -188,7 +188,7 @@ static bool tx_withdraw(struct tx_bench *bench)
         return false;
     }
     int64_t values[] = {TX_TOTAL_WON - TX_FEE_WON, TX_FEE_WON, TX_TOTAL_WON,
-                        now_ms - now_ms % 1000, now_ms, now_ms};
+                        now_ms - now_ms % 1000,    now_ms,     now_ms};
     sqlite3_bind_text(bench->withdrawal, 1, withdraw_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(bench->withdrawal, 2, account->account_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(bench->withdrawal, 3, account->member_id, -1, SQLITE_STATIC);

@@ -138,6 +138,7 @@ def headline(lines, smallest, biggest):
 
 
 def sweep(lines, points, directory):
+    """Medians over the sweep rounds of each scenario at each number of connections."""
     labels = ["balance", "withdraw", "hot", "list", "history"]
     out = ["| connections | " + " | ".join(f"{label} req/s (p50 ms)" for label in labels) + " |",
            "|---" * (len(labels) + 1) + "|"]
@@ -146,10 +147,11 @@ def sweep(lines, points, directory):
         cells = []
         columns = []
         for label in labels:
-            match = [fields for fields in lines if fields.get("tag") == "sweep" and
+            match = [fields for fields in lines if fields.get("tag", "").startswith("sweep") and
                      fields.get("label") == label and fields.get("connections") == point]
-            rps = number(match[-1], "throughput") if match else None
-            p50 = number(match[-1], "p50_ms") if match else None
+            rps = median([number(fields, "throughput") for fields in match])
+            answered = [fields for fields in match if number(fields, "ok")]
+            p50 = median([number(fields, "p50_ms") for fields in answered])
             cells.append(f"{show(rps)} ({show(p50, 2)})")
             columns.append(f"{rps if rps is not None else 'NaN'} {p50 if p50 is not None else 'NaN'}")
         out.append(f"| {point} | " + " | ".join(cells) + " |")
@@ -196,6 +198,10 @@ def problems(lines):
         if target and achieved is not None and achieved < 0.9 * target:
             out.append(f"- {fields.get('tag')} {fields.get('label')}: asked {target:.0f}/s, the "
                        f"server sustained {achieved:.0f}/s (its queue grew: latency counts it)")
+        if number(fields, "ok") == 0 and number(fields, "sent"):
+            out.append(f"- {fields.get('tag')} {fields.get('label')} connections="
+                       f"{fields.get('connections')}: no answer at all within "
+                       f"{fields.get('seconds')} s ({fields.get('sent')} requests sent)")
         errors = number(fields, "errors")
         if errors:
             out.append(f"- {fields.get('tag')} {fields.get('label')} connections="
@@ -212,7 +218,7 @@ def main():
         report += ["```", machine.read().rstrip(), "```", ""]
     report += ["## Targets (medians of the rounds; range in brackets)", ""]
     report += headline(lines, smallest, biggest)
-    report += ["", "## Throughput against concurrency (one run each)", ""]
+    report += ["", "## Throughput against concurrency (medians of the rounds; p50 of answered runs)", ""]
     report += sweep(lines, points.split(), directory)
     report += ["", "## Page latency (p50, 1 connection) against data size", ""]
     report += sizes_table(lines, sizes.split())

@@ -43,6 +43,10 @@ static const char cli_usage_text[] =
     "  balance credit ACCOUNT_ID AMOUNT [--memo TEXT]\n"
     "  bank set ACCOUNT_ID --bank-code C --number N --holder NAME\n"
     "  withdraw list [--status S] [--account ACCOUNT_ID]\n"
+    "  withdraw confirm WITHDRAW_ID --operator NAME     one operator's approval\n"
+    "  withdraw reject WITHDRAW_ID --memo TEXT [--operator NAME]   refunds the total\n"
+    "  withdraw show WITHDRAW_ID                        the withdrawal and its history\n"
+    "  withdraw stuck [--seconds N]                     processing longer than N seconds\n"
     "  ledger verify                                    exit 0 only if every invariant holds\n"
     "  sign --key K --secret S [--method HMAC-SHA256|HMAC-MD5] [--date D] [--salt S]\n"
     "\n"
@@ -195,14 +199,6 @@ static int cli_run_init(struct cli *cli)
                                     cli->config.data_key_file, "dataKeyCreated", created));
 }
 
-static int cli_run_withdraw_not_yet(struct cli *cli)
-{
-    return cli_fail(CLI_EXIT_USAGE,
-                    "withdraw %s is not implemented yet: it arrives with the payout lifecycle "
-                    "(SPEC 4)",
-                    cli->words[1]);
-}
-
 /* ---- ledger ---- */
 
 struct cli_ledger_report {
@@ -329,8 +325,10 @@ static const struct cli_command cli_commands[] = {
     {"balance credit", 4, "|memo|", "||", cli_run_balance_credit},
     {"bank set", 3, "|bank-code|number|holder|", "|bank-code|number|holder|", cli_run_bank_set},
     {"withdraw list", 2, "|status|account|", "||", cli_run_withdraw_list},
-    {"withdraw confirm", 3, "|operator|", "||", cli_run_withdraw_not_yet},
-    {"withdraw reject", 3, "|memo|", "||", cli_run_withdraw_not_yet},
+    {"withdraw confirm", 3, "|operator|", "|operator|", cli_run_withdraw_confirm},
+    {"withdraw reject", 3, "|memo|operator|", "|memo|", cli_run_withdraw_reject},
+    {"withdraw show", 3, "||", "||", cli_run_withdraw_show},
+    {"withdraw stuck", 2, "|seconds|", "||", cli_run_withdraw_stuck},
     {"ledger verify", 2, "||", "||", cli_run_ledger_verify},
     {"sign", 1, "|key|secret|method|date|salt|", "|key|secret|", cli_run_sign},
 };

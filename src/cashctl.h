@@ -75,5 +75,9 @@ int cli_run_api_key_revoke(struct cli *cli);
 int cli_run_balance_credit(struct cli *cli);
 int cli_run_bank_set(struct cli *cli);
 int cli_run_withdraw_list(struct cli *cli);
+int cli_run_withdraw_confirm(struct cli *cli);
+int cli_run_withdraw_reject(struct cli *cli);
+int cli_run_withdraw_show(struct cli *cli);
+int cli_run_withdraw_stuck(struct cli *cli);
 
 #endif

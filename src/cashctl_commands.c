@@ -23,6 +23,7 @@
 #include "domain/names.h"
 #include "domain/query.h"
 #include "domain/types.h"
+#include "domain/withdraw_state.h"
 
 #define CLI_AMOUNT_DIGITS_MAX 13 /* AMOUNT_WON_ABSOLUTE_MAX has 13 digits */
 #define CLI_PHONE_DIGITS_MIN 4
@@ -678,3 +679,223 @@ int cli_run_withdraw_list(struct cli *cli)
     return CLI_EXIT_OK;
 }
 
+
+/* ---- the life of a withdrawal (SPEC 4, 6) ---- */
+
+#define CLI_EVENTS_MAX 256
+
+/* True for a withdrawId: 32 digits. */
+static bool cli_is_withdraw_id(const char *text)
+{
+    size_t length = strnlen(text, WITHDRAW_ID_LENGTH + 1);
+    return length == WITHDRAW_ID_LENGTH && id_is_digits(text, length);
+}
+
+/* Prints the withdrawal after a change: its JSON with --json, else "withdrawId STATUS count". */
+static int cli_print_withdrawal(const struct cli *cli, const struct withdrawal *withdrawal)
+{
+    if (cli->json) {
+        return cli_print_json(api_withdrawal_json(withdrawal));
+    }
+    printf("%s %s %lld\n", withdrawal->withdraw_id, withdraw_status_name(withdrawal->status),
+           (long long)withdrawal->confirmed_count);
+    return CLI_EXIT_OK;
+}
+
+/* A store failure of a lifecycle command, naming the withdrawal and, for a refused move, why. */
+static int cli_fail_lifecycle(cash_result result, const char *withdraw_id, const char *what)
+{
+    if (result == CASH_INVALID_STATUS) {
+        return cli_fail(CLI_EXIT_FAILURE,
+                        "withdrawal %s cannot be %s in its current status (see withdraw show)",
+                        withdraw_id, what);
+    }
+    return cli_fail_store(result, "withdrawal", withdraw_id);
+}
+
+/*
+ * cashctl withdraw confirm WITHDRAW_ID --operator NAME: one operator's confirmation; from
+ * CASHD_DUAL_CONFIRM_AT won two distinct operators make it CONFIRMED.
+ */
+int cli_run_withdraw_confirm(struct cli *cli)
+{
+    const char *withdraw_id = cli->words[2];
+    const char *operator_name = cli_option(cli, "operator");
+    if (!cli_is_withdraw_id(withdraw_id)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad withdrawal id '%s' (32 digits)", withdraw_id);
+    }
+    if (!withdraw_operator_name_valid(operator_name)) {
+        return cli_fail(CLI_EXIT_USAGE,
+                        "bad --operator (1 to %d letters, digits and . _ @ -)",
+                        OPERATOR_NAME_BYTES_MAX);
+    }
+    int exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    const struct withdraw_confirm request = {
+        .withdraw_id = withdraw_id,
+        .operator_name = operator_name,
+        .dual_confirm_at_won = cli->config.dual_confirm_at_won,
+        .now_ms = time_now_ms(),
+    };
+    struct withdrawal withdrawal;
+    cash_result result = store_withdraw_confirm(cli->store, &request, &withdrawal);
+    if (result != CASH_OK) {
+        return cli_fail_lifecycle(result, withdraw_id, "confirmed");
+    }
+    return cli_print_withdrawal(cli, &withdrawal);
+}
+
+/*
+ * cashctl withdraw reject WITHDRAW_ID --memo TEXT [--operator NAME]: REJECTED with the whole
+ * totalAmount refunded, while PENDING or CONFIRMED and not being paid out.
+ */
+int cli_run_withdraw_reject(struct cli *cli)
+{
+    const char *withdraw_id = cli->words[2];
+    const char *memo = cli_option(cli, "memo");
+    const char *operator_name = cli_option(cli, "operator");
+    if (!cli_is_withdraw_id(withdraw_id)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad withdrawal id '%s' (32 digits)", withdraw_id);
+    }
+    if (!withdraw_memo_valid(memo)) {
+        return cli_fail(CLI_EXIT_USAGE,
+                        "bad --memo (1 to %d bytes of UTF-8, no control characters, not blank)",
+                        MEMO_BYTES_MAX);
+    }
+    if (operator_name != NULL && !withdraw_operator_name_valid(operator_name)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --operator (1 to %d letters, digits and . _ @ -)",
+                        OPERATOR_NAME_BYTES_MAX);
+    }
+    int exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    struct withdraw_reject request = {
+        .withdraw_id = withdraw_id,
+        .operator_name = operator_name != NULL ? operator_name : "",
+        .memo = memo,
+        .now_ms = time_now_ms(),
+    };
+    char history_id[HISTORY_ID_LENGTH + 1];
+    if (!id_sortable_new(request.now_ms, history_id)) {
+        return cli_fail(CLI_EXIT_FAILURE, "the random source failed");
+    }
+    request.history_id = history_id;
+    struct withdrawal withdrawal;
+    cash_result result = store_withdraw_reject(cli->store, &request, &withdrawal);
+    if (result != CASH_OK) {
+        return cli_fail_lifecycle(result, withdraw_id, "rejected");
+    }
+    return cli_print_withdrawal(cli, &withdrawal);
+}
+
+static json_t *cli_event_json(const struct withdraw_event *event)
+{
+    char date[ISO8601_BYTES_MAX];
+    iso8601_format(event->created_ms, date);
+    return json_pack("{s:I, s:s, s:s?, s:s, s:s?, s:s}", "seq", (json_int_t)event->seq, "actor",
+                     event->actor, "from",
+                     event->has_from ? withdraw_status_name(event->from) : NULL, "to",
+                     withdraw_status_name(event->to), "memo",
+                     event->memo[0] != '\0' ? event->memo : NULL, "dateCreated", date);
+}
+
+static void cli_show_text(const struct withdrawal *w, const struct withdraw_event *events,
+                          size_t count)
+{
+    char date[ISO8601_BYTES_MAX];
+    printf("%s %s confirmedCount=%lld processing=%s total=%lld fee=%lld amount=%lld account=%s\n",
+           w->withdraw_id, withdraw_status_name(w->status), (long long)w->confirmed_count,
+           w->is_processing ? "yes" : "no", (long long)w->total_amount_won,
+           (long long)w->fee_won, (long long)w->amount_won, w->account_id);
+    for (size_t i = 0; i < count; i++) {
+        const struct withdraw_event *event = &events[i];
+        iso8601_format(event->created_ms, date);
+        printf("%lld %s %s %s -> %s %s\n", (long long)event->seq, date, event->actor,
+               event->has_from ? withdraw_status_name(event->from) : "-",
+               withdraw_status_name(event->to), event->memo);
+    }
+}
+
+/* cashctl withdraw show WITHDRAW_ID: the withdrawal and its event history, oldest first. */
+int cli_run_withdraw_show(struct cli *cli)
+{
+    static struct withdraw_event events[CLI_EVENTS_MAX];
+    const char *withdraw_id = cli->words[2];
+    if (!cli_is_withdraw_id(withdraw_id)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad withdrawal id '%s' (32 digits)", withdraw_id);
+    }
+    int exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    struct withdrawal withdrawal;
+    size_t count = 0;
+    cash_result result = store_withdraw_get(cli->store, NULL, withdraw_id, &withdrawal);
+    if (result == CASH_OK) {
+        result = store_withdraw_events(cli->store, withdraw_id, events, CLI_EVENTS_MAX, &count);
+    }
+    if (result != CASH_OK) {
+        return cli_fail_store(result, "withdrawal", withdraw_id);
+    }
+    if (!cli->json) {
+        cli_show_text(&withdrawal, events, count);
+        return CLI_EXIT_OK;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        json_array_append_new(list, cli_event_json(&events[i])); /* steals */
+    }
+    return cli_print_json(json_pack("{s:o, s:o?}", "withdrawal", api_withdrawal_json(&withdrawal),
+                                    "events", list)); /* both stolen */
+}
+
+#define CLI_OVERDUE_SECONDS_MAX 31536000 /* a year, as CASHD_PAYOUT_OVERDUE_SECONDS */
+
+/*
+ * cashctl withdraw stuck [--seconds N]: every withdrawal of every account processing for longer
+ * than N seconds (default CASHD_PAYOUT_OVERDUE_SECONDS), newest first: one withdrawId per line,
+ * or their JSON with --json.
+ */
+int cli_run_withdraw_stuck(struct cli *cli)
+{
+    static struct withdrawal page[LIST_LIMIT_MAX];
+    const char *seconds_text = cli_option(cli, "seconds");
+    int64_t seconds = cli->config.payout_overdue_seconds;
+    if (seconds_text != NULL &&
+        (!cli_amount_parse(seconds_text, &seconds) || seconds > CLI_OVERDUE_SECONDS_MAX)) {
+        return cli_fail(CLI_EXIT_USAGE, "bad --seconds '%s' (1 to %d)", seconds_text,
+                        CLI_OVERDUE_SECONDS_MAX);
+    }
+    int exit_code = cli_open_store(cli);
+    if (exit_code != CLI_EXIT_OK) {
+        return exit_code;
+    }
+    struct withdraw_query query = {.limit = LIST_LIMIT_MAX, .overdue = true};
+    query.processing_started_before_ms = time_now_ms() - seconds * 1000;
+    json_t *list = json_array();
+    bool more = true;
+    while (more && list != NULL) {
+        size_t count = 0;
+        cash_result result = store_withdraw_list(cli->store, &query, page, &count, query.start_key);
+        if (result != CASH_OK) {
+            json_decref(list);
+            return cli_fail_store(result, NULL, NULL);
+        }
+        for (size_t i = 0; i < count; i++) {
+            if (cli->json) {
+                json_array_append_new(list, api_withdrawal_json(&page[i])); /* steals */
+            } else {
+                puts(page[i].withdraw_id);
+            }
+        }
+        more = query.start_key[0] != '\0';
+    }
+    if (cli->json) {
+        return cli_print_json(list);
+    }
+    json_decref(list);
+    return CLI_EXIT_OK;
+}

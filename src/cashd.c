@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/payout.h"
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/log.h"
@@ -27,6 +28,7 @@ struct cashd {
     struct config config;
     struct keyring keyring;
     bool keyring_loaded;
+    struct payout *payout; /* SPEC 4: the payout worker, when CASHD_BANK_URL is set */
     struct store *store;
     struct api *api;
     struct http_server *server;
@@ -139,11 +141,18 @@ static bool cashd_start(struct cashd *cashd, char *why, size_t why_size)
     }
     /* Tests started with port 0 read the real port from this line. */
     log_info("cashd listening on %s", http_server_address(cashd->server));
+    if (cashd->config.bank_url[0] != '\0') {
+        cashd->payout = payout_start(&cashd->config, cashd->store, &cashd->keyring, why, why_size);
+        if (cashd->payout == NULL) {
+            return false;
+        }
+    }
     return true;
 }
 
 static void cashd_stop(struct cashd *cashd)
 {
+    payout_stop(cashd->payout); /* finishes its gateway request in flight first */
     http_server_stop(cashd->server); /* finishes the requests in flight first */
     api_free(cashd->api);
     if (cashd->store != NULL) {

@@ -202,6 +202,8 @@ void api_withdraw_list(const struct api_call *call, struct http_response *respon
         return;
     }
     snprintf(query.account_id, sizeof(query.account_id), "%s", call->key->account_id);
+    query.processing_started_before_ms =
+        call->now_ms - call->api->config->payout_overdue_seconds * 1000;
     rows = calloc(query.limit, sizeof(*rows));
     if (rows == NULL) {
         api_error(response, CASH_INTERNAL_ERROR, NULL);

@@ -48,6 +48,10 @@ struct config {
     int64_t log_level;                         /* CASHD_LOG_LEVEL: debug, info, warn, error */
     int64_t db_pool;                           /* CASHD_DB_POOL; DB_POOL_DEFAULT connections */
     int64_t unsafe_allow_data_loss;            /* CASHD_UNSAFE_ALLOW_DATA_LOSS; 0 (SPEC 7) */
+    int64_t bank_timeout_seconds;              /* CASHD_BANK_TIMEOUT_SECONDS; 10 */
+    int64_t payout_lease_seconds;              /* CASHD_PAYOUT_LEASE_SECONDS; 60 */
+    int64_t payout_poll_ms;                    /* CASHD_PAYOUT_POLL_MS; 1000 */
+    int64_t payout_overdue_seconds;            /* CASHD_PAYOUT_OVERDUE_SECONDS; 3600 */
 };
 
 /* Fills config with the defaults. */

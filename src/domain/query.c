@@ -328,6 +328,16 @@ static cash_result query_withdraw_param(const struct query_param *param, struct 
             return query_withdraw_plain(&query_plains[i], param->value, out, why, why_size);
         }
     }
+    if (strcmp(param->key, "overdue") == 0) {
+        /* issue 5: stuck withdrawals; exactly "true" or "false" */
+        bool is_true = strcmp(param->value, "true") == 0;
+        if (!is_true && strcmp(param->value, "false") != 0) {
+            snprintf(why, why_size, "query parameter overdue must be true or false");
+            return CASH_VALIDATION_ERROR;
+        }
+        out->overdue = is_true;
+        return CASH_OK;
+    }
     snprintf(why, why_size, "unknown query parameter %s", query_show_key(param->key).text);
     return CASH_VALIDATION_ERROR;
 }

@@ -47,6 +47,10 @@ struct withdraw_query {
     size_t condition_count;
     char start_key[WITHDRAW_ID_LENGTH + 1]; /* "" or the first withdrawId of the page, inclusive */
     size_t limit;                           /* 1..LIST_LIMIT_MAX */
+    /* overdue=true: only withdrawals processing since before processing_started_before_ms,
+     * which the caller sets from its clock and CASHD_PAYOUT_OVERDUE_SECONDS */
+    bool overdue;
+    int64_t processing_started_before_ms;
 };
 
 struct history_query {
@@ -61,7 +65,7 @@ struct history_query {
 
 /*
  * Parses the query parameters of GET /cash/v1/withdraw: withdrawId, status, startDate, endDate,
- * limit, startKey, and field[op]=value for the fields above. Unknown or repeated parameters and
+ * limit, startKey, overdue (true or false), and field[op]=value for the fields above. Unknown or repeated parameters and
  * bad values give CASH_VALIDATION_ERROR with a message naming the parameter in `why`.
  * The caller sets out->account_id afterwards.
  */

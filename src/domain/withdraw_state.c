@@ -1,5 +1,10 @@
 #include "domain/withdraw_state.h"
 
+#include <string.h>
+
+#include "common/limits.h"
+#include "domain/bank.h"
+
 /*
  * SPEC 4: PENDING -> CONFIRMED (an operator) -> COMPLETED | FAILED (the payout worker).
  * PENDING or CONFIRMED, while no payout is in flight -> REJECTED (operator) | CANCELED (account).
@@ -46,4 +51,52 @@ bool withdraw_status_is_live(enum withdraw_status status)
 bool withdraw_status_is_refunded(enum withdraw_status status)
 {
     return status == WITHDRAW_FAILED || status == WITHDRAW_REJECTED || status == WITHDRAW_CANCELED;
+}
+
+/* SPEC 4: from the threshold upwards two distinct operators confirm. */
+int64_t withdraw_confirmations_required(int64_t total_amount_won, int64_t dual_confirm_at_won)
+{
+    return total_amount_won >= dual_confirm_at_won ? 2 : 1;
+}
+
+static bool operator_char_valid(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '@' || c == '-';
+}
+
+/* Names an operator in the event history (withdraw_state.h). */
+bool withdraw_operator_name_valid(const char *name)
+{
+    if (name == NULL) {
+        return false;
+    }
+    size_t length = strnlen(name, OPERATOR_NAME_BYTES_MAX + 1);
+    if (length == 0 || length > OPERATOR_NAME_BYTES_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < length; i++) {
+        if (!operator_char_valid(name[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A memo an operator gives with a rejection (withdraw_state.h). */
+bool withdraw_memo_valid(const char *memo)
+{
+    if (memo == NULL) {
+        return false;
+    }
+    size_t length = strnlen(memo, MEMO_BYTES_MAX + 1);
+    if (length == 0 || length > MEMO_BYTES_MAX || !text_is_clean_utf8(memo, length)) {
+        return false;
+    }
+    for (size_t i = 0; i < length; i++) {
+        if (memo[i] != ' ') {
+            return true;
+        }
+    }
+    return false; /* blank */
 }

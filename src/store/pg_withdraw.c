@@ -259,7 +259,14 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
         return CASH_NOT_ENOUGH_BALANCE;
     }
     withdraw_build(request, &bank, context->confirmed_ms, &context->out);
-    return withdraw_debit(conn, request, &context->out, balance);
+    result = withdraw_debit(conn, request, &context->out, balance);
+    if (result != CASH_OK) {
+        return result;
+    }
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    snprintf(actor, sizeof actor, "member:%s", context->out.member_id);
+    return pg_event_insert(conn, context->out.withdraw_id, actor, NULL, WITHDRAW_PENDING, "",
+                           context->out.created_ms);
 }
 
 /* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
@@ -353,6 +360,7 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
         return CASH_INVALID_STATUS;
     }
     const int64_t total_won = context->out.total_amount_won;
+    const enum withdraw_status from = context->out.status;
     result = withdraw_cancel_update(conn, context);
     if (result != CASH_OK) {
         return result;
@@ -369,7 +377,13 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
     };
     struct history_entry entry;
     result = pg_ledger_apply(conn, &refund, &entry);
-    return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    snprintf(actor, sizeof actor, "account:%s", context->account_id);
+    return pg_event_insert(conn, context->withdraw_id, actor, &from, WITHDRAW_CANCELED, "",
+                           context->now_ms);
 }
 
 /* The account cancels its withdrawal with a refund, in one transaction (store.h). */

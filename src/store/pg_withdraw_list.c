@@ -175,6 +175,11 @@ static cash_result withdraw_list_sql(struct withdraw_list_context *context, char
         sql_append(&text, " AND withdraw_id <= ");
         sql_param(&text, true);
     }
+    if (query->overdue) {
+        sql_append(&text, " AND status = 'CONFIRMED' AND is_processing = 1"
+                          " AND processing_started_ms <= ");
+        sql_param(&text, false);
+    }
     cash_result result = withdraw_list_conditions(context, &text);
     if (result != CASH_OK) {
         return result;
@@ -197,6 +202,9 @@ static void withdraw_list_params(struct withdraw_list_context *context, struct p
     }
     if (query->start_key[0] != '\0') {
         pg_param_text(params, query->start_key);
+    }
+    if (query->overdue) {
+        pg_param_int64(params, query->processing_started_before_ms);
     }
     for (size_t i = 0; i < query->condition_count; i++) {
         const struct withdraw_condition *condition = &query->conditions[i];

@@ -43,6 +43,15 @@ static const char SQL_AUDIT_WITHDRAWALS[] =
     "  AND h.type = 'WITHDRAW_REFUND' AND h.account_id = w.account_id"
     "  AND h.balance_amount = w.total_amount)"
     " FROM withdrawals w ORDER BY w.withdraw_id";
+/* SPEC 4 (issue: ledger verify over the lifecycle): balance = credits - totals of live withdrawals.
+ * The live statuses are those withdraw_status_is_live() names. */
+static const char SQL_AUDIT_LIVE[] =
+    "SELECT a.account_id, a.balance,"
+    " (SELECT COALESCE(SUM(h.balance_amount), 0) FROM balance_history h"
+    "  WHERE h.account_id = a.account_id AND h.type = 'RECHARGE'),"
+    " (SELECT COALESCE(SUM(w.total_amount), 0) FROM withdrawals w"
+    "  WHERE w.account_id = a.account_id AND w.status IN ('PENDING', 'CONFIRMED', 'COMPLETED'))"
+    " FROM accounts a ORDER BY a.account_id";
 /* Withdrawal entries without their withdrawal. */
 static const char SQL_AUDIT_ORPHANS[] =
     "SELECT h.history_id, h.type, h.group_id FROM balance_history h"
@@ -263,6 +272,36 @@ static cash_result audit_orphan(struct audit *audit, sqlite3_stmt *stmt)
     return CASH_OK;
 }
 
+
+static void audit_live_values(struct audit *audit, const char *account_id, bool ok,
+                              const int64_t values[3])
+{
+    if (!ok) {
+        audit_problem(audit, "account %s: a stored value is out of range", account_id);
+        return;
+    }
+    if (values[0] != values[1] - values[2]) {
+        audit_problem(audit,
+                      "account %s: balance %" PRId64 " but credits %" PRId64
+                      " minus live withdrawals %" PRId64 " make %" PRId64,
+                      account_id, values[0], values[1], values[2], values[1] - values[2]);
+    }
+}
+
+static cash_result audit_live(struct audit *audit, sqlite3_stmt *stmt)
+{
+    char account_id[ACCOUNT_ID_LENGTH + 1];
+    int64_t values[3];
+    struct sqlite_row row;
+    sqlite_row_start(&row, stmt);
+    sqlite_row_text(&row, account_id, sizeof(account_id));
+    for (size_t i = 0; i < 3; i++) {
+        values[i] = sqlite_row_int64(&row);
+    }
+    audit_live_values(audit, account_id, row.ok, values);
+    return CASH_OK;
+}
+
 static cash_result audit_body(struct sqlite_conn *conn, void *context_pointer)
 {
     struct audit *audit = context_pointer;
@@ -275,6 +314,9 @@ static cash_result audit_body(struct sqlite_conn *conn, void *context_pointer)
     }
     if (result == CASH_OK) {
         result = audit_query(conn, audit, SQL_AUDIT_ORPHANS, audit_orphan);
+    }
+    if (result == CASH_OK) {
+        result = audit_query(conn, audit, SQL_AUDIT_LIVE, audit_live);
     }
     return result;
 }

@@ -218,7 +218,14 @@ static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_
     }
     assert(entry.new_balance_won == entry.old_balance_won - request->withdrawal.total_amount_won);
     withdraw_build(request, &bank, context->confirmed_ms, &context->out);
-    return withdraw_insert(conn, &context->out);
+    result = withdraw_insert(conn, &context->out);
+    if (result != CASH_OK) {
+        return result;
+    }
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    snprintf(actor, sizeof actor, "member:%s", context->out.member_id);
+    return sqlite_event_insert(conn, context->out.withdraw_id, actor, NULL, WITHDRAW_PENDING, "",
+                               context->out.created_ms);
 }
 
 /* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
@@ -331,6 +338,13 @@ static cash_result withdraw_cancel_body(struct sqlite_conn *conn, void *context_
     result = sqlite_ledger_apply(conn, &refund, &entry);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    snprintf(actor, sizeof actor, "account:%s", before.account_id);
+    result = sqlite_event_insert(conn, before.withdraw_id, actor, &before.status,
+                                 WITHDRAW_CANCELED, "", context->now_ms);
+    if (result != CASH_OK) {
+        return result;
     }
     result = withdraw_read(conn, context->withdraw_id, &context->out);
     if (result == CASH_OK) {

@@ -128,6 +128,11 @@ static cash_result withdraw_list_sql(struct withdraw_list_context *context, char
     if (query->start_key[0] != '\0') {
         ok = ok && sql_append(sql, sql_size, &length, " AND withdraw_id <= ?");
     }
+    if (query->overdue) {
+        ok = ok && sql_append(sql, sql_size, &length,
+                              " AND status = 'CONFIRMED' AND is_processing = 1"
+                              " AND processing_started_ms <= ?");
+    }
     for (size_t i = 0; i < query->condition_count; i++) {
         const struct withdraw_condition *condition = &query->conditions[i];
         bool column_is_text = false;
@@ -161,6 +166,9 @@ static void withdraw_list_bind(struct withdraw_list_context *context, struct sql
     }
     if (query->start_key[0] != '\0') {
         sqlite_bind_text(binder, query->start_key);
+    }
+    if (query->overdue) {
+        sqlite_bind_int64(binder, query->processing_started_before_ms);
     }
     for (size_t i = 0; i < query->condition_count; i++) {
         const struct withdraw_condition *condition = &query->conditions[i];

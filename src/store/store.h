@@ -126,6 +126,65 @@ struct totp_enrolment {
     int64_t created_ms;
 };
 
+/* SPEC 4: who moved a withdrawal ("operator:NAME", "account:ID", "member:ID"). */
+#define WITHDRAW_ACTOR_BYTES_MAX (OPERATOR_NAME_BYTES_MAX + 16)
+
+/*
+ * One row of a withdrawal's event history: a transition (from -> to) or, for a confirmation that
+ * does not yet reach the number needed, PENDING -> PENDING with the count in the memo. The
+ * creation has has_from false.
+ */
+struct withdraw_event {
+    int64_t seq; /* 1, 2, ... per withdrawal */
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    bool has_from;
+    enum withdraw_status from;
+    enum withdraw_status to;
+    char memo[MEMO_BYTES_MAX + 1];
+    int64_t created_ms;
+};
+
+/* An operator's confirmation (SPEC 4, 6: store_withdraw_confirm). */
+struct withdraw_confirm {
+    const char *withdraw_id;
+    const char *operator_name;   /* withdraw_operator_name_valid() */
+    int64_t dual_confirm_at_won; /* totals from this amount need two distinct operators */
+    int64_t now_ms;
+};
+
+/* An operator's rejection (SPEC 4, 6: store_withdraw_reject). */
+struct withdraw_reject {
+    const char *withdraw_id;
+    const char *operator_name; /* "" when not named */
+    const char *memo;          /* withdraw_memo_valid() */
+    const char *history_id;    /* the refund's ledger entry */
+    int64_t now_ms;
+};
+
+/* The payout worker's claim on one CONFIRMED withdrawal (SPEC 4: store_withdraw_claim). */
+#define PAYOUT_OWNER_BYTES_MAX 64
+#define PAYOUT_FAILURE_CODE_BYTES_MAX 40
+
+struct withdraw_claim {
+    const char *owner; /* the worker, unique per process: 1..PAYOUT_OWNER_BYTES_MAX bytes */
+    int64_t now_ms;
+    int64_t lease_ms;   /* the claim holds until now_ms + lease_ms unless renewed */
+    bool was_in_flight; /* out: taken over from a worker whose lease ran out (it may have sent
+                           the transfer): ask the gateway before sending anything */
+};
+
+/* What the bank answered for a claimed withdrawal (store_withdraw_settle). */
+struct withdraw_outcome {
+    const char *withdraw_id;
+    const char *owner;          /* must still hold the claim */
+    bool completed;             /* true: COMPLETED; false: FAILED with a refund */
+    const char *transaction_id; /* COMPLETED: the bank's id (1..64 bytes) */
+    int64_t transaction_ms;     /* COMPLETED: the bank's date */
+    const char *failure_code;   /* FAILED: 1..PAYOUT_FAILURE_CODE_BYTES_MAX bytes, kept as memo */
+    const char *history_id;     /* FAILED: the refund's ledger entry */
+    int64_t now_ms;
+};
+
 struct store_ops {
     void (*close)(struct store *store);
     cash_result (*migrate)(struct store *store, int *version_out);
@@ -183,6 +242,20 @@ struct store_ops {
                                  char next_key_out[WITHDRAW_ID_LENGTH + 1]);
     cash_result (*withdraw_cancel)(struct store *store, const char *account_id,
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
+                                   struct withdrawal *out);
+
+    cash_result (*withdraw_confirm)(struct store *store, const struct withdraw_confirm *request,
+                                    struct withdrawal *out);
+    cash_result (*withdraw_reject)(struct store *store, const struct withdraw_reject *request,
+                                   struct withdrawal *out);
+    cash_result (*withdraw_events)(struct store *store, const char *withdraw_id,
+                                   struct withdraw_event *out, size_t out_max, size_t *count_out);
+
+    cash_result (*withdraw_claim)(struct store *store, struct withdraw_claim *claim,
+                                  struct withdrawal *out);
+    cash_result (*withdraw_claim_renew)(struct store *store, const char *withdraw_id,
+                                        const char *owner, int64_t now_ms, int64_t lease_ms);
+    cash_result (*withdraw_settle)(struct store *store, const struct withdraw_outcome *outcome,
                                    struct withdrawal *out);
 
     cash_result (*ledger_verify)(struct store *store,
@@ -333,6 +406,50 @@ cash_result store_withdraw_list(struct store *store, const struct withdraw_query
  */
 cash_result store_withdraw_cancel(struct store *store, const char *account_id,
                                   const char *withdraw_id, const char *history_id, int64_t now_ms,
+                                  struct withdrawal *out);
+
+/*
+ * SPEC 4, 6: an operator confirms a PENDING withdrawal, in one transaction. confirmedCount counts
+ * distinct operators (the same one twice counts once: the second time changes nothing and
+ * answers CASH_OK); when it reaches withdraw_confirmations_required() the status becomes
+ * CONFIRMED. A CONFIRMED withdrawal this operator confirmed answers CASH_OK unchanged; any other
+ * status CASH_INVALID_STATUS; CASH_NOT_FOUND. Each change writes an event.
+ */
+cash_result store_withdraw_confirm(struct store *store, const struct withdraw_confirm *request,
+                                   struct withdrawal *out);
+/*
+ * SPEC 4, 6: an operator rejects a PENDING or CONFIRMED withdrawal with no payout in flight:
+ * REJECTED with the memo, the whole totalAmount refunded (HISTORY_WITHDRAW_REFUND) and an event,
+ * in one transaction; else CASH_INVALID_STATUS (nothing written); CASH_NOT_FOUND.
+ */
+cash_result store_withdraw_reject(struct store *store, const struct withdraw_reject *request,
+                                  struct withdrawal *out);
+/*
+ * A withdrawal's event history, oldest first: at most out_max events in out, *count_out of them.
+ * CASH_NOT_FOUND if there is no such withdrawal.
+ */
+cash_result store_withdraw_events(struct store *store, const char *withdraw_id,
+                                  struct withdraw_event *out, size_t out_max, size_t *count_out);
+
+/*
+ * SPEC 4, the payout worker: claims one withdrawal atomically (a conditional UPDATE), the oldest
+ * CONFIRMED one not processing, else one processing whose claim's lease ran out (then
+ * claim->was_in_flight). It becomes isProcessing with claim->owner until now + lease_ms, with an
+ * event. Several workers in several processes never hold one withdrawal at once.
+ * CASH_NOT_FOUND when there is nothing to claim.
+ */
+cash_result store_withdraw_claim(struct store *store, struct withdraw_claim *claim,
+                                 struct withdrawal *out);
+/* Extends the lease of a claim owner still holds; CASH_INVALID_STATUS if it no longer does. */
+cash_result store_withdraw_claim_renew(struct store *store, const char *withdraw_id,
+                                       const char *owner, int64_t now_ms, int64_t lease_ms);
+/*
+ * Records the bank's answer for a withdrawal owner holds: COMPLETED with the bank's
+ * transactionId and date, or FAILED with the failure code as memo and the whole totalAmount
+ * refunded; isProcessing false, an event, one transaction. CASH_INVALID_STATUS (nothing written)
+ * if it is not CONFIRMED and processing under owner's claim.
+ */
+cash_result store_withdraw_settle(struct store *store, const struct withdraw_outcome *outcome,
                                   struct withdrawal *out);
 
 /*

@@ -425,3 +425,183 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# ---- bank gateway (docs/bank-gateway.md) ----
+
+class BankGateway:
+    """A firm-banking relay on 127.0.0.1 and a free port, as docs/bank-gateway.md specifies it.
+
+    POST /transfers pays a transfer once per transferId (the Idempotency-Key): a repeated POST
+    answers the stored outcome and pays nothing. GET /transfers/{id} answers the outcome, or 404.
+    Each POST of a new transfer takes the next behaviour from `plan` (then `default`):
+      "succeed"      pay; 200 COMPLETED with a transactionId and transactionDate
+      "fail:CODE"    200 FAILED with failureCode CODE (nothing paid)
+      "500"          answer 500 without looking at the transfer (nothing paid)
+      "timeout"      wait `delay` seconds, then close without an answer (nothing paid)
+      "late"         pay, then answer COMPLETED only after `delay` seconds
+      "lose"         pay, then close the connection without an answer
+      "hold"         pay, then hold the answer until release() (for kill -9 in flight)
+      "stall"        hold the request until release() without paying, then close
+    `payments` counts payments per transfer; `requests` lists (method, transferId, status) in
+    arrival order; `bad_signatures` counts requests whose signature did not verify."""
+
+    def __init__(self, secret, plan=None, default="succeed", delay=3.0):
+        self.secret = secret
+        self.plan = list(plan or [])
+        self.default = default
+        self.delay = delay
+        self.outcomes = {}   # transferId -> (status, json)
+        self.bodies = {}     # transferId -> the first POST's JSON
+        self.payments = {}   # transferId -> payments made
+        self.requests = []
+        self.bad_signatures = 0
+        self.condition = threading.Condition()
+        self.released = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _signed(self, signed_text):
+                timestamp = self.headers.get("X-Cashd-Timestamp", "")
+                signature = self.headers.get("X-Cashd-Signature", "")
+                ok = hmac.compare_digest(gateway_sign(outer.secret, timestamp, signed_text),
+                                         signature)
+                if not ok:
+                    with outer.condition:
+                        outer.bad_signatures += 1
+                return ok
+
+            def _answer(self, status, document):
+                data = json.dumps(document).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _record(self, method, transfer_id, status):
+                with outer.condition:
+                    outer.requests.append((method, transfer_id, status))
+                    outer.condition.notify_all()
+
+            def do_GET(self):
+                transfer_id = self.path.rsplit("/", 1)[-1]
+                if not self.path.startswith("/transfers/") or not self._signed(
+                        transfer_id.encode()):
+                    self._record("GET", transfer_id, 401)
+                    return self._answer(401, {"error": "bad signature"})
+                with outer.condition:
+                    outcome = outer.outcomes.get(transfer_id)
+                if outcome is None:
+                    self._record("GET", transfer_id, 404)
+                    return self._answer(404, {"status": "NOT_FOUND", "transferId": transfer_id})
+                self._record("GET", transfer_id, 200)
+                self._answer(200, outcome)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                document = json.loads(body)
+                transfer_id = document.get("transferId", "")
+                if (self.path != "/transfers" or not self._signed(body) or
+                        self.headers.get("Idempotency-Key") != transfer_id):
+                    self._record("POST", transfer_id, 401)
+                    return self._answer(401, {"error": "bad signature or key"})
+                with outer.condition:
+                    known = outer.outcomes.get(transfer_id)
+                    behaviour = None
+                    if known is None:
+                        behaviour = outer.plan.pop(0) if outer.plan else outer.default
+                if known is not None:
+                    self._record("POST", transfer_id, 200)
+                    return self._answer(200, known)
+                self._behave(behaviour, transfer_id, document)
+
+            def _behave(self, behaviour, transfer_id, document):
+                if behaviour == "500":
+                    self._record("POST", transfer_id, 500)
+                    return self._answer(500, {"error": "internal"})
+                if behaviour == "stall":
+                    self._record("POST", transfer_id, 0)
+                    outer.released.wait(60)
+                    self.close_connection = True
+                    return None
+                if behaviour == "timeout":
+                    self._record("POST", transfer_id, 0)
+                    time.sleep(outer.delay)
+                    self.close_connection = True
+                    return None
+                if behaviour.startswith("fail:"):
+                    outcome = {"transferId": transfer_id, "status": "FAILED",
+                               "failureCode": behaviour[5:]}
+                    outer._settle(transfer_id, document, outcome, paid=False)
+                    self._record("POST", transfer_id, 200)
+                    return self._answer(200, outcome)
+                outcome = outer._pay(transfer_id, document)
+                if behaviour == "late":
+                    self._record("POST", transfer_id, 200)  # on arrival: the answer comes late
+                    time.sleep(outer.delay)
+                    try:
+                        self._answer(200, outcome)
+                    except OSError:
+                        pass  # cashd stopped waiting: that is the point
+                    return None
+                if behaviour == "lose":
+                    self._record("POST", transfer_id, 0)
+                    self.close_connection = True
+                    return None
+                if behaviour == "hold":
+                    self._record("POST", transfer_id, 0)
+                    outer.released.wait(60)
+                    self.close_connection = True
+                    return None
+                self._record("POST", transfer_id, 200)
+                self._answer(200, outcome)
+
+            def log_message(self, format, *args):
+                pass
+
+        self.http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _settle(self, transfer_id, document, outcome, paid):
+        with self.condition:
+            self.outcomes[transfer_id] = outcome
+            self.bodies.setdefault(transfer_id, document)
+            if paid:
+                self.payments[transfer_id] = self.payments.get(transfer_id, 0) + 1
+            self.condition.notify_all()
+
+    def _pay(self, transfer_id, document):
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        outcome = {"transferId": transfer_id, "status": "COMPLETED",
+                   "transactionId": "TX%06d" % (len(self.outcomes) + 1),
+                   "transactionDate": "%s.%03dZ" % (stamp, int(now * 1000) % 1000)}
+        self._settle(transfer_id, document, outcome, paid=True)
+        return outcome
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.http.server_address[1]
+
+    def release(self):
+        self.released.set()
+
+    def wait_requests(self, predicate, what, timeout=WAIT_SECONDS):
+        with self.condition:
+            wait_until(self.condition, lambda: predicate(self.requests), timeout, what)
+            return list(self.requests)
+
+    def requests_for(self, transfer_id):
+        with self.condition:
+            return [(m, s) for (m, t, s) in self.requests if t == transfer_id]
+
+    def close(self):
+        self.released.set()
+        self.http.shutdown()
+        self.http.server_close()

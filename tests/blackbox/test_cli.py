@@ -143,7 +143,8 @@ class UsageTest(CliTestCase):
         result = self.ok("--help")
         for command in ("init", "account create", "account set", "member add", "member set",
                         "apikey create", "apikey revoke", "balance credit", "bank set",
-                        "withdraw list", "ledger verify", "sign"):
+                        "withdraw list", "withdraw confirm", "withdraw reject", "withdraw show",
+                        "ledger verify", "sign"):
             self.assertIn(command, result.out)
 
     def test_missing_command(self):
@@ -169,10 +170,12 @@ class UsageTest(CliTestCase):
         self.fails(["init", "extra"], code=2)
 
     def test_withdraw_confirm_and_reject_say_what_is_missing(self):
-        self.fails(["withdraw", "confirm", "1" * 32, "--operator", "kim"], code=2,
-                   mentions="not implemented")
-        self.fails(["withdraw", "reject", "1" * 32, "--memo", "no"], code=2,
-                   mentions="not implemented")
+        self.fails(["withdraw", "confirm", "1" * 32], code=2, mentions="--operator")
+        self.fails(["withdraw", "reject", "1" * 32], code=2, mentions="--memo")
+        self.fails(["withdraw", "confirm", "1" * 32, "--operator", "kim"], code=1,
+                   mentions="no withdrawal")
+        self.fails(["withdraw", "reject", "1" * 32, "--memo", "no"], code=1,
+                   mentions="no withdrawal")
 
     def test_an_uninitialised_database_is_a_failure(self):
         db = Database()

@@ -195,7 +195,7 @@ class Worker(threading.Thread):
                 books.acked[reply.json["withdrawId"]] = (account, total)
             if reply.json["totalAmount"] != total or reply.json["accountId"] != account:
                 books.unexpected.append(("withdraw", total, reply))
-        elif reply.error_code in ("SecondFactorRequired",):
+        elif reply.error_code == "SecondFactorRequired":
             self.verified = False
         elif reply.error_code not in self.EXPECTED_WITHDRAW_ERRORS:
             books.unexpected.append(("withdraw", total, reply))

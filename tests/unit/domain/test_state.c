@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "common/limits.h"
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 
@@ -109,6 +110,57 @@ static void test_live_and_refunded(void **state)
     }
 }
 
+/* SPEC 4: two distinct operators from the threshold upwards. */
+static void test_confirmations_required(void **state)
+{
+    (void)state;
+    assert_int_equal(withdraw_confirmations_required(9999999, 10000000), 1);
+    assert_int_equal(withdraw_confirmations_required(10000000, 10000000), 2);
+    assert_int_equal(withdraw_confirmations_required(50000000, 10000000), 2);
+    assert_int_equal(withdraw_confirmations_required(1000, 0), 2); /* 0: always two */
+}
+
+static void test_operator_names(void **state)
+{
+    (void)state;
+    char longest[OPERATOR_NAME_BYTES_MAX + 2];
+    memset(longest, 'a', sizeof(longest));
+    longest[OPERATOR_NAME_BYTES_MAX] = '\0';
+    assert_true(withdraw_operator_name_valid(longest));
+    longest[OPERATOR_NAME_BYTES_MAX] = 'a';
+    longest[OPERATOR_NAME_BYTES_MAX + 1] = '\0';
+    assert_false(withdraw_operator_name_valid(longest));
+    assert_true(withdraw_operator_name_valid("kim"));
+    assert_true(withdraw_operator_name_valid("ops.kim-2_x@example.com"));
+    const char *bad[] = {"", "a b", "kim\n", "tab\there", "\xea\xb9\x80", "semi;colon", "q\"", "sl/ash"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (withdraw_operator_name_valid(bad[i])) {
+            fail_msg("operator name %zu accepted", i);
+        }
+    }
+    assert_false(withdraw_operator_name_valid(NULL));
+}
+
+static void test_memos(void **state)
+{
+    (void)state;
+    static char longest[MEMO_BYTES_MAX + 2];
+    memset(longest, 'm', sizeof(longest));
+    longest[MEMO_BYTES_MAX] = '\0';
+    assert_true(withdraw_memo_valid(longest));
+    longest[MEMO_BYTES_MAX] = 'm';
+    longest[MEMO_BYTES_MAX + 1] = '\0';
+    assert_false(withdraw_memo_valid(longest));
+    assert_true(withdraw_memo_valid("holder name mismatch"));
+    assert_true(withdraw_memo_valid("\xec\x98\x88\xea\xb8\x88\xec\xa3\xbc \xeb\xb6\x88\xec\x9d\xbc\xec\xb9\x98")); /* Korean */
+    assert_false(withdraw_memo_valid(""));
+    assert_false(withdraw_memo_valid("   "));
+    assert_false(withdraw_memo_valid("two\nlines"));
+    assert_false(withdraw_memo_valid("bad \xff byte"));
+    assert_false(withdraw_memo_valid("\x7f"));
+    assert_false(withdraw_memo_valid(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -116,6 +168,9 @@ int main(void)
         cmocka_unit_test(test_never_backwards_or_out_of_an_end),
         cmocka_unit_test(test_cancelable),
         cmocka_unit_test(test_live_and_refunded),
+        cmocka_unit_test(test_confirmations_required),
+        cmocka_unit_test(test_operator_names),
+        cmocka_unit_test(test_memos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

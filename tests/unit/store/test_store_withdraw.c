@@ -695,8 +695,10 @@ static void test_ledger_verify_detects(void **state)
              "UPDATE withdrawals SET status = 'REJECTED' WHERE withdraw_id = '%s'",
              second.withdraw_id);
     fixture_sql(f, sql);
-    assert_int_equal(fixture_verify(f, &problems), 1);
+    /* the missing refund, and the balance is no longer credits minus live withdrawals */
+    assert_int_equal(fixture_verify(f, &problems), 2);
     assert_true(problems_mention(&problems, second.withdraw_id));
+    assert_true(problems_mention(&problems, "minus live withdrawals"));
     snprintf(sql, sizeof(sql), "UPDATE withdrawals SET status = 'PENDING' WHERE withdraw_id = '%s'",
              second.withdraw_id);
     fixture_sql(f, sql);
