@@ -9,7 +9,7 @@
  *            [--hot-out FILE] [--big-rows N --big-out FILE] [--balance WON]
  *
  * Keys files have one line per account: "accountId memberId apiKey apiSecret" (cashbench reads
- * them). It writes rows the way the SQLite store writes them (src/store/sqlite_schema.c,
+ * them). It writes rows the way the SQLite store writes them (src/store/schema.c,
  * version 1) and refuses a database of another schema version.
  */
 #include <errno.h>
