@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "store/pg_internal.h"
+#include "store/store_query.h"
 
 #define WITHDRAW_LIST_SQL_BYTES_MAX 4096
 #define LIKE_PATTERN_BYTES_MAX      (2 * HOLDER_NAME_BYTES_MAX + 3)
@@ -21,41 +22,6 @@ struct withdraw_list_context {
     char next_key[WITHDRAW_ID_LENGTH + 1]; /* the id of the row past the page, "" if none */
     char patterns[LIST_CONDITIONS_MAX][LIKE_PATTERN_BYTES_MAX]; /* parameters: live with us */
 };
-
-/* The column of a field and whether it holds text; NULL for an unknown field. */
-static const char *withdraw_field_column(enum withdraw_field field, bool *is_text_out)
-{
-    switch (field) {
-    case WITHDRAW_FIELD_WITHDRAW_ID:
-        *is_text_out = true;
-        return "withdraw_id";
-    case WITHDRAW_FIELD_STATUS:
-        *is_text_out = true;
-        return "status";
-    case WITHDRAW_FIELD_AMOUNT:
-        *is_text_out = false;
-        return "amount";
-    case WITHDRAW_FIELD_FEE:
-        *is_text_out = false;
-        return "fee";
-    case WITHDRAW_FIELD_TOTAL_AMOUNT:
-        *is_text_out = false;
-        return "total_amount";
-    case WITHDRAW_FIELD_DATE_CREATED:
-        *is_text_out = false;
-        return "created_ms";
-    case WITHDRAW_FIELD_DATE_UPDATED:
-        *is_text_out = false;
-        return "updated_ms";
-    case WITHDRAW_FIELD_BANK_CODE:
-        *is_text_out = true;
-        return "bank_code";
-    case WITHDRAW_FIELD_HOLDER_NAME:
-        *is_text_out = true;
-        return "holder_name";
-    }
-    return NULL;
-}
 
 /* The SQL of an operator before its placeholder; NULL for an unknown one. */
 static const char *query_op_sql(enum query_op op)
@@ -78,28 +44,6 @@ static const char *query_op_sql(enum query_op op)
         return " ILIKE ";
     }
     return NULL;
-}
-
-/* "%text%" with the LIKE wildcards of text escaped; false if it does not fit. */
-static bool like_pattern(const char *text, char *out, size_t out_size)
-{
-    size_t at = 0;
-    if (out_size < 3) {
-        return false;
-    }
-    out[at++] = '%';
-    for (const char *c = text; *c != '\0'; c++) {
-        if (at + 4 > out_size) {
-            return false;
-        }
-        if (*c == '%' || *c == '_' || *c == '\\') {
-            out[at++] = '\\';
-        }
-        out[at++] = *c;
-    }
-    out[at++] = '%';
-    out[at] = '\0';
-    return true;
 }
 
 /* Appends text (a fixed fragment) to the SQL being built. */
@@ -138,14 +82,15 @@ static cash_result withdraw_list_conditions(struct withdraw_list_context *contex
     for (size_t i = 0; i < query->condition_count; i++) {
         const struct withdraw_condition *condition = &query->conditions[i];
         bool column_is_text = false;
-        const char *column = withdraw_field_column(condition->field, &column_is_text);
+        const char *column = store_withdraw_column(condition->field, &column_is_text);
         const char *op = query_op_sql(condition->op);
         if (column == NULL || op == NULL || column_is_text != condition->is_text ||
             (condition->op == QUERY_LIKE && !condition->is_text)) {
             return CASH_VALIDATION_ERROR;
         }
         if (condition->op == QUERY_LIKE &&
-            !like_pattern(condition->text, context->patterns[i], sizeof(context->patterns[i]))) {
+            !store_like_pattern(condition->text, context->patterns[i],
+                                sizeof(context->patterns[i]))) {
             return CASH_VALIDATION_ERROR;
         }
         sql_append(text, " AND ");
