@@ -6,87 +6,16 @@
  * amounts (never a sealed number, a secret or a code). The same checks as sqlite_audit.c.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "domain/withdraw_state.h"
 #include "store/pg_internal.h"
-
-#define AUDIT_PROBLEM_BYTES_MAX 256
+#include "store/store_audit.h"
 
 /* A whole ledger may take longer than a request's statement_timeout. */
 static const char SQL_AUDIT_NO_TIMEOUT[] = "SET LOCAL statement_timeout = 0";
-/* Each account: the ledger sums to the balance and its last entry ends at the balance. */
-static const char SQL_AUDIT_ACCOUNTS[] =
-    "SELECT a.account_id, a.balance, a.point,"
-    " (SELECT COALESCE(SUM(h.balance_amount), 0) FROM balance_history h"
-    "  WHERE h.account_id = a.account_id),"
-    " (SELECT COALESCE(SUM(h.point_amount), 0) FROM balance_history h"
-    "  WHERE h.account_id = a.account_id),"
-    " (SELECT h.new_balance FROM balance_history h WHERE h.account_id = a.account_id"
-    "  ORDER BY h.entry_seq DESC LIMIT 1)"
-    " FROM accounts a ORDER BY a.account_id";
-/* Each account's entries in commit order: old to new values chain. */
-static const char SQL_AUDIT_CHAIN[] =
-    "SELECT account_id, entry_seq, history_id, type, balance_amount, point_amount, old_balance,"
-    " new_balance, old_point, new_point FROM balance_history ORDER BY account_id, entry_seq";
-/* Each withdrawal: its debit and refund entries. */
-static const char SQL_AUDIT_WITHDRAWALS[] =
-    "SELECT w.withdraw_id, w.status, w.amount, w.fee, w.total_amount,"
-    " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
-    "  AND h.type = 'WITHDRAW'),"
-    " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
-    "  AND h.type = 'WITHDRAW' AND h.account_id = w.account_id"
-    "  AND h.balance_amount = -w.total_amount),"
-    " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
-    "  AND h.type = 'WITHDRAW_REFUND'),"
-    " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
-    "  AND h.type = 'WITHDRAW_REFUND' AND h.account_id = w.account_id"
-    "  AND h.balance_amount = w.total_amount)"
-    " FROM withdrawals w ORDER BY w.withdraw_id";
-/* SPEC 4 (issue: ledger verify over the lifecycle): balance = credits - totals of live withdrawals.
- * The live statuses are those withdraw_status_is_live() names. */
-static const char SQL_AUDIT_LIVE[] =
-    "SELECT a.account_id, a.balance,"
-    " (SELECT COALESCE(SUM(h.balance_amount), 0) FROM balance_history h"
-    "  WHERE h.account_id = a.account_id AND h.type = 'RECHARGE'),"
-    " (SELECT COALESCE(SUM(w.total_amount), 0) FROM withdrawals w"
-    "  WHERE w.account_id = a.account_id AND w.status IN ('PENDING', 'CONFIRMED', 'COMPLETED'))"
-    " FROM accounts a ORDER BY a.account_id";
-/* Withdrawal entries without their withdrawal. */
-static const char SQL_AUDIT_ORPHANS[] =
-    "SELECT h.history_id, h.type, h.group_id FROM balance_history h"
-    " WHERE h.type IN ('WITHDRAW', 'WITHDRAW_REFUND')"
-    " AND NOT EXISTS (SELECT 1 FROM withdrawals w WHERE w.withdraw_id = h.group_id)"
-    " ORDER BY h.history_id";
-
-struct audit {
-    void (*report)(void *context, const char *problem);
-    void *report_context;
-    size_t problems;
-    /* the chain walk */
-    char account_id[ACCOUNT_ID_LENGTH + 1];
-    int64_t seq;
-    int64_t balance;
-    int64_t point;
-};
-
-__attribute__((format(printf, 2, 3))) static void audit_problem(struct audit *audit,
-                                                                const char *format, ...)
-{
-    char problem[AUDIT_PROBLEM_BYTES_MAX];
-    va_list arguments;
-    va_start(arguments, format);
-    vsnprintf(problem, sizeof(problem), format, arguments);
-    va_end(arguments);
-    audit->problems++;
-    if (audit->report != NULL) {
-        audit->report(audit->report_context, problem);
-    }
-}
-
 static cash_result audit_account(void *context, const PGresult *res)
 {
     struct audit *audit = context;
@@ -295,20 +224,20 @@ static cash_result audit_body(struct pg_conn *conn, void *context_pointer)
     cash_result result = pg_exec_simple(conn, SQL_AUDIT_NO_TIMEOUT, "ledger verify");
     if (result == CASH_OK) {
         result =
-            pg_exec_each(conn, SQL_AUDIT_ACCOUNTS, NULL, "ledger verify", audit_account, audit);
+            pg_exec_each(conn, STORE_AUDIT_SQL_ACCOUNTS, NULL, "ledger verify", audit_account, audit);
     }
     if (result == CASH_OK) {
-        result = pg_exec_each(conn, SQL_AUDIT_CHAIN, NULL, "ledger verify", audit_chain, audit);
+        result = pg_exec_each(conn, STORE_AUDIT_SQL_CHAIN, NULL, "ledger verify", audit_chain, audit);
     }
     if (result == CASH_OK) {
-        result = pg_exec_each(conn, SQL_AUDIT_WITHDRAWALS, NULL, "ledger verify", audit_withdrawal,
+        result = pg_exec_each(conn, STORE_AUDIT_SQL_WITHDRAWALS, NULL, "ledger verify", audit_withdrawal,
                               audit);
     }
     if (result == CASH_OK) {
-        result = pg_exec_each(conn, SQL_AUDIT_ORPHANS, NULL, "ledger verify", audit_orphan, audit);
+        result = pg_exec_each(conn, STORE_AUDIT_SQL_ORPHANS, NULL, "ledger verify", audit_orphan, audit);
     }
     if (result == CASH_OK) {
-        result = pg_exec_each(conn, SQL_AUDIT_LIVE, NULL, "ledger verify", audit_live, audit);
+        result = pg_exec_each(conn, STORE_AUDIT_SQL_LIVE, NULL, "ledger verify", audit_live, audit);
     }
     return result;
 }
