@@ -26,7 +26,7 @@
 #include "domain/withdraw_state.h"
 
 #define CLI_AMOUNT_DIGITS_MAX 13 /* AMOUNT_WON_ABSOLUTE_MAX has 13 digits */
-#define CLI_PHONE_DIGITS_MIN 4
+#define CLI_PHONE_DIGITS_MIN  4
 
 _Static_assert(AMOUNT_WON_ABSOLUTE_MAX < 10000000000000LL, "an amount fits in 13 digits");
 
@@ -183,7 +183,8 @@ int cli_run_account_set(struct cli *cli)
         return exit_code;
     }
     if (!update.has_status && !update.has_verified && !update.has_auto_recharge) {
-        return cli_fail(CLI_EXIT_USAGE, "account set needs --status, --verified or --auto-recharge");
+        return cli_fail(CLI_EXIT_USAGE,
+                        "account set needs --status, --verified or --auto-recharge");
     }
     exit_code = cli_open_store(cli);
     if (exit_code != CLI_EXIT_OK) {
@@ -497,7 +498,6 @@ int cli_run_api_key_revoke(struct cli *cli)
 
 /* ---- balance ---- */
 
-
 /* cashctl balance credit ACCOUNT_ID AMOUNT [--memo M]: a manual recharge with its ledger
  * entry; prints the historyId. */
 int cli_run_balance_credit(struct cli *cli)
@@ -601,7 +601,8 @@ int cli_run_bank_set(struct cli *cli)
     snprintf(bank.account_id, sizeof bank.account_id, "%s", account_id);
     bank.created_ms = time_now_ms();
     bank.updated_ms = bank.created_ms;
-    result = store_bank_account_set(cli->store, &bank, NULL); /* the operator needs no factor */
+    result =
+        store_bank_account_set(cli->store, &bank, NULL, NULL); /* the operator needs no factor */
     if (result == CASH_OK) {
         result = store_bank_account_get(cli->store, account_id, &bank);
     }
@@ -628,8 +629,7 @@ static int cli_withdraw_query(const struct cli *cli, struct withdraw_query *quer
         params[param_count++] = (struct query_param){.key = "status", .value = status};
     }
     if (withdraw_query_parse(params, param_count, query, why, sizeof why) != CASH_OK) {
-        return cli_fail(CLI_EXIT_USAGE, "bad --status '%s': %s", status != NULL ? status : "",
-                        why);
+        return cli_fail(CLI_EXIT_USAGE, "bad --status '%s': %s", status != NULL ? status : "", why);
     }
     if (account_id != NULL && !cli_is_account_id(account_id)) {
         return cli_fail(CLI_EXIT_USAGE, "bad --account '%s' (14 digits)", account_id);
@@ -679,7 +679,6 @@ int cli_run_withdraw_list(struct cli *cli)
     return CLI_EXIT_OK;
 }
 
-
 /* ---- the life of a withdrawal (SPEC 4, 6) ---- */
 
 #define CLI_EVENTS_MAX 256
@@ -725,8 +724,7 @@ int cli_run_withdraw_confirm(struct cli *cli)
         return cli_fail(CLI_EXIT_USAGE, "bad withdrawal id '%s' (32 digits)", withdraw_id);
     }
     if (!withdraw_operator_name_valid(operator_name)) {
-        return cli_fail(CLI_EXIT_USAGE,
-                        "bad --operator (1 to %d letters, digits and . _ @ -)",
+        return cli_fail(CLI_EXIT_USAGE, "bad --operator (1 to %d letters, digits and . _ @ -)",
                         OPERATOR_NAME_BYTES_MAX);
     }
     int exit_code = cli_open_store(cli);
@@ -808,8 +806,8 @@ static void cli_show_text(const struct withdrawal *w, const struct withdraw_even
     char date[ISO8601_BYTES_MAX];
     printf("%s %s confirmedCount=%lld processing=%s total=%lld fee=%lld amount=%lld account=%s\n",
            w->withdraw_id, withdraw_status_name(w->status), (long long)w->confirmed_count,
-           w->is_processing ? "yes" : "no", (long long)w->total_amount_won,
-           (long long)w->fee_won, (long long)w->amount_won, w->account_id);
+           w->is_processing ? "yes" : "no", (long long)w->total_amount_won, (long long)w->fee_won,
+           (long long)w->amount_won, w->account_id);
     for (size_t i = 0; i < count; i++) {
         const struct withdraw_event *event = &events[i];
         iso8601_format(event->created_ms, date);

@@ -29,8 +29,9 @@ struct api *api_new(const struct config *config, struct store *store, const stru
     api->money.daily_limit_won = config->daily_limit_won;
     /* SPEC 5: deliveries wait on HTTP workers; one worker always stays free (gateway.h). */
     api->gateway = gateway_new(gateway_deliveries_for_threads(config->threads));
-    if (api->gateway == NULL) {
-        free(api);
+    api->keys_in_flight = api_keys_in_flight_new();
+    if (api->gateway == NULL || api->keys_in_flight == NULL) {
+        api_free(api);
         return NULL;
     }
     return api;
@@ -40,6 +41,7 @@ void api_free(struct api *api)
 {
     if (api != NULL) {
         gateway_free(api->gateway);
+        api_keys_in_flight_free(api->keys_in_flight);
     }
     free(api);
 }
@@ -180,10 +182,13 @@ void api_error(struct http_response *response, cash_result result, const char *w
 
 /* ---- the pipeline ---- */
 
-/* Who is calling and may they: auth.h, with the access the route needs. */
+/*
+ * Who is calling and may they: auth.h, with the access the route needs. Once the signature is
+ * verified, write is started: from then on the signature counts as used, whatever the answer.
+ */
 static cash_result api_admit(const struct api *api, const struct http_request *request,
                              const struct api_route *route, int64_t now_ms, struct api_key *key,
-                             char *why, size_t why_size)
+                             struct api_write *write, char *why, size_t why_size)
 {
     if (request->body_too_large) {
         return CASH_PAYLOAD_TOO_LARGE;
@@ -196,11 +201,13 @@ static cash_result api_admit(const struct api *api, const struct http_request *r
         memset(key, 0, sizeof(*key));
         return CASH_OK; /* no API key: the handler checks the gateway's signature */
     }
+    struct auth_replay replay;
     cash_result result = auth_authenticate(api->store, api->keyring, request->authorization, now_ms,
-                                           key, why, why_size);
+                                           key, &replay, why, why_size);
     if (result != CASH_OK) {
         return result;
     }
+    api_write_start(write, key, &replay, now_ms);
     why[0] = '\0';
     return auth_authorize(key, route->access);
 }
@@ -224,18 +231,26 @@ static cash_result api_body_load(const struct api_route *route, const struct htt
     return api_json_parse(request->body, request->body_length, out, why, why_size);
 }
 
+/* POST and DELETE take an Idempotency-Key; GET ignores it, as a read is safe to repeat. */
+static bool api_route_is_write(const struct api_route *route)
+{
+    return route->access != AUTH_ACCESS_GATEWAY && strcmp(route->method, "GET") != 0;
+}
+
 void api_handle(void *context, const struct http_request *request, struct http_response *response)
 {
     const struct api *api = context;
     struct api_match match;
     struct api_key key;
+    struct api_write write;
     json_t *body = NULL;
     char why[API_WHY_BYTES_MAX] = "";
     int64_t now_ms = time_now_ms();
+    write.started = false;
     cash_result result = api_route_find(request->method, request->path, &match, response->allow,
                                         sizeof(response->allow));
     if (result == CASH_OK) {
-        result = api_admit(api, request, match.route, now_ms, &key, why, sizeof(why));
+        result = api_admit(api, request, match.route, now_ms, &key, &write, why, sizeof(why));
     }
     if (result == CASH_OK) {
         result = api_body_load(match.route, request, &body, why, sizeof(why));
@@ -243,19 +258,23 @@ void api_handle(void *context, const struct http_request *request, struct http_r
     if (result == CASH_OK && match.route->params == API_PARAMS_NONE) {
         result = api_params_none(request, why, sizeof(why));
     }
+    if (result == CASH_OK && api_route_is_write(match.route)) {
+        result = api_write_key(&write, api, request, body, why, sizeof(why));
+    }
     if (result != CASH_OK) {
         api_error(response, result, why);
-        json_decref(body);
-        return;
+    } else {
+        struct api_call call = {
+            .api = api,
+            .request = request,
+            .key = &key,
+            .body = body,
+            .id = match.id,
+            .now_ms = now_ms,
+            .write = &write,
+        };
+        match.route->handler(&call, response);
     }
-    struct api_call call = {
-        .api = api,
-        .request = request,
-        .key = &key,
-        .body = body,
-        .id = match.id,
-        .now_ms = now_ms,
-    };
-    match.route->handler(&call, response);
+    api_write_finish(api, &write, response);
     json_decref(body);
 }

@@ -26,13 +26,18 @@
 
 _Static_assert(WITHDRAW_ID_LENGTH == VERIFICATION_ID_LENGTH, "one id buffer fits both");
 
+struct api_keys_in_flight;
+
 struct api {
     const struct config *config;
     struct store *store;
     const struct keyring *keyring;
     struct money_rules money;
     struct gateway *gateway; /* owned: deliveries of second-factor codes (SPEC 5) */
+    struct api_keys_in_flight *keys_in_flight; /* owned: Idempotency-Keys being worked on */
 };
+
+struct api_write;
 
 /* One admitted request: routed, authenticated, authorised, its body parsed. */
 struct api_call {
@@ -43,6 +48,7 @@ struct api_call {
     const char *id;            /* the {id} path segment; "" when the route has none or it is
                                   longer than an id could be */
     int64_t now_ms;
+    struct api_write *write; /* what the call's store write commits with it (write.c) */
 };
 
 typedef void (*api_route_handler)(const struct api_call *call, struct http_response *response);
@@ -126,6 +132,62 @@ cash_result api_second_factor(const struct api_call *call, struct second_factor 
 int64_t api_verification_window_ms(const struct api *api);
 /* True if the {id} of call is a 32-digit id. */
 bool api_id_valid(const struct api_call *call);
+
+/* ---- write.c: the replay row and the Idempotency-Key, committed with a write's effect ---- */
+
+/*
+ * A handler's answer from the result of its store write and the write's row (store.h names the
+ * row of each write). The handler answers with it after the write, and the same function renders,
+ * inside the write's transaction, the answer kept with an Idempotency-Key: so a replay is the
+ * same answer, byte for byte.
+ */
+typedef void (*api_answer)(const struct api_call *call, void *context, cash_result result,
+                           const void *row, struct http_response *response);
+
+struct api_write {
+    bool started;               /* the call was authenticated with an API key */
+    struct store_request store; /* handed to the call's store write */
+    char signature_hex[AUTH_SIGNATURE_HEX_MAX + 1];
+    char fingerprint[IDEMPOTENCY_FINGERPRINT_HEX_LENGTH + 1];
+    bool holds_slot; /* the key is registered in flight at slot */
+    size_t slot;
+    const struct api_call *call;
+    api_answer answer;
+    void *answer_context;
+};
+
+struct api_keys_in_flight *api_keys_in_flight_new(void);
+void api_keys_in_flight_free(struct api_keys_in_flight *keys);
+
+/* Starts the write state of a call authenticated with key, whose signature replay describes. */
+void api_write_start(struct api_write *write, const struct api_key *key,
+                     const struct auth_replay *replay, int64_t now_ms);
+/* True for 1 to IDEMPOTENCY_KEY_BYTES_MAX visible ASCII characters. */
+bool api_idempotency_key_valid(const char *text);
+/*
+ * The request's Idempotency-Key, if sent (POST and DELETE routes): CASH_VALIDATION_ERROR when
+ * malformed, CASH_IDEMPOTENCY_KEY_IN_USE while this process works on the same key of the same API
+ * key, else CASH_OK with the key and the request's fingerprint in write->store.
+ */
+cash_result api_write_key(struct api_write *write, const struct api *api,
+                          const struct http_request *request, json_t *body, char *why,
+                          size_t why_size);
+/* The store_request a handler hands to its store write, rendering kept answers with answer
+ * (context): NULL for a call not authenticated with an API key. */
+struct store_request *api_write_request(const struct api_call *call, api_answer answer,
+                                        void *context);
+/* The write committed but its effect failed afterwards (a code not delivered): forgets the kept
+ * key, so the same request may be sent again. */
+void api_write_forget(const struct api_call *call);
+/* True when the store write replayed a kept answer: the handler answers nothing itself. */
+bool api_write_replayed(const struct api_call *call);
+/*
+ * After the handler: a replayed answer replaces the handler's (with Idempotent-Replayed), the
+ * signature is remembered on its own if no write committed it (a used one turns the answer into
+ * CASH_DUPLICATED_SIGNATURE: nothing committed), and the key leaves the registry.
+ */
+void api_write_finish(const struct api *api, struct api_write *write,
+                      struct http_response *response);
 
 /* ---- handlers, one file per resource ---- */
 

@@ -77,6 +77,36 @@ out_wipe_digits:
     return result;
 }
 
+/* api_answer of a registration: the bank account row, or the error with why (context). */
+static void api_bank_answer(const struct api_call *call, void *context, cash_result result,
+                            const void *row, struct http_response *response)
+{
+    (void)call;
+    if (result != CASH_OK) {
+        api_error(response, result, context);
+        return;
+    }
+    api_reply(response, 200, api_bank_account_json(row));
+}
+
+/* api_answer of a removal: {"n": 1}, or the error with why (context). */
+static void api_bank_removed_answer(const struct api_call *call, void *context, cash_result result,
+                                    const void *row, struct http_response *response)
+{
+    (void)call;
+    (void)row;
+    if (result != CASH_OK) {
+        api_error(response, result, context);
+        return;
+    }
+    json_t *object = json_object();
+    if (object != NULL && api_json_put(object, "n", api_json_integer(1)) != 0) {
+        json_decref(object);
+        object = NULL;
+    }
+    api_reply(response, 200, object);
+}
+
 void api_bank_register(const struct api_call *call, struct http_response *response)
 {
     char why[API_WHY_BYTES_MAX] = "";
@@ -92,17 +122,18 @@ void api_bank_register(const struct api_call *call, struct http_response *respon
         result = api_second_factor(call, &factor, why, sizeof(why));
     }
     if (result == CASH_OK) {
-        result = store_bank_account_set(call->api->store, &bank, &factor);
+        result = store_bank_account_set(call->api->store, &bank, &factor,
+                                        api_write_request(call, api_bank_answer, why));
     }
-    if (result != CASH_OK) {
-        api_error(response, result, why);
+    if (api_write_replayed(call)) {
         return;
     }
     /* Answer what was stored: a replaced account keeps its dateCreated. */
-    if (store_bank_account_get(call->api->store, call->key->account_id, &stored) == CASH_OK) {
+    if (result == CASH_OK &&
+        store_bank_account_get(call->api->store, call->key->account_id, &stored) == CASH_OK) {
         bank = stored;
     }
-    api_reply(response, 200, api_bank_account_json(&bank));
+    api_bank_answer(call, why, result, &bank, response);
 }
 
 void api_bank_get(const struct api_call *call, struct http_response *response)
@@ -123,19 +154,13 @@ void api_bank_delete(const struct api_call *call, struct http_response *response
     struct second_factor factor;
     cash_result result = api_second_factor(call, &factor, why, sizeof(why));
     if (result == CASH_OK) {
-        result = store_bank_account_delete(call->api->store, call->key->account_id, &factor);
+        result = store_bank_account_delete(call->api->store, call->key->account_id, &factor,
+                                           api_write_request(call, api_bank_removed_answer, why));
         if (result == CASH_NOT_FOUND) {
             snprintf(why, sizeof(why), "no bank account is registered");
         }
     }
-    if (result != CASH_OK) {
-        api_error(response, result, why);
-        return;
+    if (!api_write_replayed(call)) {
+        api_bank_removed_answer(call, why, result, NULL, response);
     }
-    json_t *object = json_object();
-    if (object != NULL && api_json_put(object, "n", api_json_integer(1)) != 0) {
-        json_decref(object);
-        object = NULL;
-    }
-    api_reply(response, 200, object);
 }

@@ -203,6 +203,26 @@ static json_t *api_created_answer(const struct api_call *call,
     return object;
 }
 
+/* How a verification's creation answers (api_answer's context). */
+struct api_created {
+    const char *code;
+    const char *why;
+    const struct verification_limits *limits;
+};
+
+/* api_answer of a creation: the new verification (with the arsCode of an ARS call), or the
+ * error with its Retry-After. */
+static void api_created_reply(const struct api_call *call, void *context, cash_result result,
+                              const void *row, struct http_response *response)
+{
+    const struct api_created *created = context;
+    if (result != CASH_OK) {
+        api_error_retry(call, response, result, created->why, created->limits);
+        return;
+    }
+    api_reply(response, 200, api_created_answer(call, row, created->code));
+}
+
 /* Stores the verification within the abuse limits and delivers its code. */
 static cash_result api_verification_start(const struct api_call *call,
                                           struct verification *verification, const char *code,
@@ -210,7 +230,13 @@ static cash_result api_verification_start(const struct api_call *call,
                                           size_t why_size)
 {
     api_verification_limits(call->api, limits);
-    cash_result result = store_verification_open(call->api->store, verification, limits);
+    struct api_created created = {.code = code, .why = why, .limits = limits};
+    cash_result result =
+        store_verification_open(call->api->store, verification, limits,
+                                api_write_request(call, api_created_reply, &created));
+    if (api_write_replayed(call)) {
+        return CASH_OK;
+    }
     if (result == CASH_TOO_MANY_REQUESTS) {
         snprintf(why, why_size, "too many verifications were asked for; try again in %lld s",
                  (long long)abuse_retry_after_seconds(call->now_ms + limits->retry_after_ms,
@@ -222,7 +248,11 @@ static cash_result api_verification_start(const struct api_call *call,
     if (result != CASH_OK) {
         return result;
     }
-    return api_code_deliver(call, verification, code, why, why_size);
+    result = api_code_deliver(call, verification, code, why, why_size);
+    if (result != CASH_OK) {
+        api_write_forget(call); /* no code went out: the same request may be sent again */
+    }
+    return result;
 }
 
 void api_verification_create(const struct api_call *call, struct http_response *response)
@@ -253,12 +283,10 @@ void api_verification_create(const struct api_call *call, struct http_response *
     if (delivering) {
         gateway_delivery_end(call->api->gateway);
     }
-    if (result != CASH_OK) {
-        OPENSSL_cleanse(code, sizeof(code));
-        api_error_retry(call, response, result, why, &limits);
-        return;
+    if (!api_write_replayed(call)) {
+        struct api_created created = {.code = code, .why = why, .limits = &limits};
+        api_created_reply(call, &created, result, &verification, response);
     }
-    api_reply(response, 200, api_created_answer(call, &verification, code));
     OPENSSL_cleanse(code, sizeof(code));
 }
 
@@ -362,6 +390,31 @@ static void api_try_refusal(const struct verification *before,
     }
 }
 
+/* How a try at a code answers (api_answer's context); attempt NULL before any try. */
+struct api_tried {
+    const struct verification *before;
+    const struct verification_try *attempt;
+    const char *why;
+    const struct verification_limits *limits;
+};
+
+/* api_answer of a try: the verification after it, or why it was refused. */
+static void api_tried_reply(const struct api_call *call, void *context, cash_result result,
+                            const void *row, struct http_response *response)
+{
+    const struct api_tried *tried = context;
+    if (result == CASH_OK) {
+        api_reply(response, 200, api_verification_answer(call, row));
+        return;
+    }
+    char why[API_WHY_BYTES_MAX];
+    snprintf(why, sizeof(why), "%s", tried->why);
+    if (tried->attempt != NULL) {
+        api_try_refusal(tried->before, tried->attempt, result, why, sizeof(why));
+    }
+    api_error_retry(call, response, result, why, tried->limits);
+}
+
 void api_verification_confirm(const struct api_call *call, struct http_response *response)
 {
     char why[API_WHY_BYTES_MAX] = "";
@@ -371,6 +424,7 @@ void api_verification_confirm(const struct api_call *call, struct http_response 
     struct verification_try attempt;
     memset(&attempt, 0, sizeof(attempt));
     api_verification_limits(call->api, &limits);
+    struct api_tried tried = {.before = &verification, .why = why, .limits = &limits};
     cash_result result = api_code_read(call->body, &code, why, sizeof(why));
     if (result == CASH_OK) {
         result = api_verification_find(call, &verification);
@@ -387,16 +441,16 @@ void api_verification_confirm(const struct api_call *call, struct http_response 
         attempt.now_ms = call->now_ms;
         attempt.window_ms = api_verification_window_ms(call->api);
         attempt.limits = &limits;
-        result = store_verification_try(call->api->store, &attempt);
-        api_try_refusal(&verification, &attempt, result, why, sizeof(why));
+        tried.attempt = &attempt;
+        result = store_verification_try(call->api->store, &attempt,
+                                        api_write_request(call, api_tried_reply, &tried));
+        if (api_write_replayed(call)) {
+            return;
+        }
     } else if (result == CASH_INVALID_STATUS) {
-        api_try_refusal(&verification, &attempt, result, why, sizeof(why));
+        tried.attempt = &attempt;
     }
-    if (result != CASH_OK) {
-        api_error_retry(call, response, result, why, &limits);
-        return;
-    }
-    api_reply(response, 200, api_verification_answer(call, &attempt.out));
+    api_tried_reply(call, &tried, result, &attempt.out, response);
 }
 
 void api_verification_get(const struct api_call *call, struct http_response *response)

@@ -77,6 +77,18 @@ static void api_cooling_off_why(const struct api_call *call, char *why, size_t w
              changed, until);
 }
 
+/* api_answer of the writes of a withdrawal: the withdrawal row, or the error with why (context). */
+static void api_withdrawal_answer(const struct api_call *call, void *context, cash_result result,
+                                  const void *row, struct http_response *response)
+{
+    (void)call;
+    if (result != CASH_OK) {
+        api_error(response, result, context);
+        return;
+    }
+    api_reply(response, 200, api_withdrawal_json(row));
+}
+
 void api_withdraw_create(const struct api_call *call, struct http_response *response)
 {
     char why[API_WHY_BYTES_MAX] = "";
@@ -97,16 +109,16 @@ void api_withdraw_create(const struct api_call *call, struct http_response *resp
     }
     if (result == CASH_OK) {
         /* SPEC 3: second factor, bank account, daily limit and balance, in one transaction. */
-        result = store_withdraw_create(call->api->store, &create, &created);
+        result = store_withdraw_create(call->api->store, &create, &created,
+                                       api_write_request(call, api_withdrawal_answer, why));
+    }
+    if (api_write_replayed(call)) {
+        return;
     }
     if (result == CASH_BANK_ACCOUNT_COOLING_OFF) {
         api_cooling_off_why(call, why, sizeof(why));
     }
-    if (result != CASH_OK) {
-        api_error(response, result, why);
-        return;
-    }
-    api_reply(response, 200, api_withdrawal_json(&created));
+    api_withdrawal_answer(call, why, result, &created, response);
 }
 
 /* GET /cash/v1/withdraw/quote?amount=N: the only parameter, once, an integer. */
@@ -248,11 +260,10 @@ void api_withdraw_cancel(const struct api_call *call, struct http_response *resp
         return;
     }
     /* SPEC 4: the whole totalAmount returns to the balance in the same transaction. */
-    cash_result result = store_withdraw_cancel(call->api->store, call->key->account_id, call->id,
-                                               history_id, call->now_ms, &withdrawal);
-    if (result != CASH_OK) {
-        api_error(response, result, NULL);
-        return;
+    cash_result result = store_withdraw_cancel(
+        call->api->store, call->key->account_id, call->id, history_id, call->now_ms, &withdrawal,
+        api_write_request(call, api_withdrawal_answer, NULL));
+    if (!api_write_replayed(call)) {
+        api_withdrawal_answer(call, NULL, result, &withdrawal, response);
     }
-    api_reply(response, 200, api_withdrawal_json(&withdrawal));
 }

@@ -91,8 +91,8 @@ static cash_result auth_find_key(struct store *store, const char *api_key, struc
 
 /* SPEC 1: header, skew, key, signature, then the replay cache; see auth.h for the order. */
 cash_result auth_authenticate(struct store *store, const struct keyring *keyring,
-                              const char *header, int64_t now_ms, struct api_key *out, char *why,
-                              size_t why_size)
+                              const char *header, int64_t now_ms, struct api_key *out,
+                              struct auth_replay *replay, char *why, size_t why_size)
 {
     struct auth_header parsed;
     struct api_key key;
@@ -118,6 +118,12 @@ cash_result auth_authenticate(struct store *store, const struct keyring *keyring
      * whichever of the date and now is later. */
     int64_t keep_ms = (int64_t)AUTH_REPLAY_KEEP_SECONDS * 1000;
     int64_t latest_ms = parsed.date_ms > now_ms ? parsed.date_ms : now_ms;
+    if (replay != NULL) {
+        snprintf(replay->signature_hex, sizeof(replay->signature_hex), "%s", parsed.signature);
+        replay->expires_ms = latest_ms + keep_ms;
+        *out = key;
+        return CASH_OK;
+    }
     result =
         store_replay_remember(store, parsed.api_key, parsed.signature, now_ms, latest_ms + keep_ms);
     if (result != CASH_OK) {

@@ -13,16 +13,25 @@
 #include "domain/types.h"
 #include "store/store.h"
 
+/* A verified signature and until when the replay cache must remember it (SPEC 1). */
+struct auth_replay {
+    char signature_hex[AUTH_SIGNATURE_HEX_MAX + 1];
+    int64_t expires_ms;
+};
+
 /*
  * Authenticates the Authorization header value (NULL when absent): CASH_UNAUTHORIZED when absent,
  * CASH_VALIDATION_ERROR when unparseable, then in this order CASH_REQUEST_TIME_TOO_SKEWED (why
  * tells the server time and the allowed skew), CASH_INVALID_API_KEY (unknown or revoked),
  * CASH_SIGNATURE_DOES_NOT_MATCH, CASH_DUPLICATED_SIGNATURE. The signature is remembered only
  * once it has been verified. On CASH_OK *out describes the key, member and account.
+ * With replay not NULL the signature is not remembered here: *replay says what the caller must
+ * remember (in the transaction of the request's effect, or on its own with store_replay_remember)
+ * before it answers, and CASH_DUPLICATED_SIGNATURE comes from there.
  */
 cash_result auth_authenticate(struct store *store, const struct keyring *keyring,
-                              const char *header, int64_t now_ms, struct api_key *out, char *why,
-                              size_t why_size);
+                              const char *header, int64_t now_ms, struct api_key *out,
+                              struct auth_replay *replay, char *why, size_t why_size);
 
 /*
  * AUTH_ACCESS_GATEWAY: a route that no API key may call; it authenticates a gateway's signed

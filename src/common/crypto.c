@@ -192,6 +192,18 @@ bool crypto_hmac_hex(enum hmac_method method, const char *secret, size_t secret_
     return true;
 }
 
+bool crypto_sha256_hex(const void *data, size_t length, char out_hex[65])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned digest_length = 0;
+    if (EVP_Digest(data, length, digest, &digest_length, EVP_sha256(), NULL) != 1 ||
+        digest_length != 32) {
+        return false;
+    }
+    hex_encode(digest, digest_length, out_hex);
+    return true;
+}
+
 /*
  * SPEC 5: codes are stored as HMAC-SHA256 under a subkey of the data key, so a stolen database
  * alone does not let anyone test the million possible codes. Aborts if OpenSSL cannot compute an
@@ -286,15 +298,14 @@ out_free_context:
 /* The largest raw sealed payload (nonce | ciphertext | tag) whose base64 fits SEALED_BYTES_MAX. */
 #define SEALED_RAW_BYTES_MAX ((SEALED_BYTES_MAX - KEY_ID_HEX_LENGTH - 1) / 4 * 3)
 
-/* SPEC 7: "KEYID:BASE64(nonce | ciphertext | tag)", the key id authenticated as AAD. Plain
- * texts up to 155 bytes fit SEALED_BYTES_MAX. */
-bool crypto_seal(const struct keyring *keyring, const char *plain, size_t plain_length, char *out,
-                 size_t out_size)
+/* SPEC 7: "KEYID:BASE64(nonce | ciphertext | tag)", the key id authenticated as AAD, sealed
+ * through raw (room for raw_size bytes) into out. */
+static bool seal_through(const struct keyring *keyring, const char *plain, size_t plain_length,
+                         unsigned char *raw, size_t raw_size, char *out, size_t out_size)
 {
-    unsigned char raw[SEALED_RAW_BYTES_MAX];
     bool ok = false;
-    if (out_size < SEALED_BYTES_MAX + 1 ||
-        plain_length > SEALED_RAW_BYTES_MAX - GCM_NONCE_BYTES - GCM_TAG_BYTES) {
+    if (plain_length > raw_size - GCM_NONCE_BYTES - GCM_TAG_BYTES || plain_length > INT_MAX ||
+        out_size <= KEY_ID_HEX_LENGTH + 1) {
         return false;
     }
     size_t raw_length = GCM_NONCE_BYTES + plain_length + GCM_TAG_BYTES;
@@ -309,26 +320,24 @@ bool crypto_seal(const struct keyring *keyring, const char *plain, size_t plain_
     size_t prefix_length = KEY_ID_HEX_LENGTH + 1;
     ok = base64_encode(raw, raw_length, out + prefix_length, out_size - prefix_length) > 0;
 out_wipe:
-    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(raw, raw_length);
     return ok;
 }
 
-/* The reverse of crypto_seal; false (and nothing of the plain text left behind) for another key
+/* The reverse of seal_through; false (and nothing of the plain text left behind) for another key
  * id, a bad tag, bad base64 or a plain_size without room for the text and its NUL. */
-bool crypto_open(const struct keyring *keyring, const char *sealed, char *plain, size_t plain_size)
+static bool open_through(const struct keyring *keyring, const char *sealed, size_t sealed_length,
+                         unsigned char *raw, size_t raw_size, char *plain, size_t plain_size)
 {
-    unsigned char raw[SEALED_RAW_BYTES_MAX];
     bool ok = false;
-    size_t sealed_length = strnlen(sealed, SEALED_BYTES_MAX + 1);
-    if (sealed_length > SEALED_BYTES_MAX || sealed_length <= KEY_ID_HEX_LENGTH + 1 ||
-        sealed[KEY_ID_HEX_LENGTH] != ':' ||
+    if (sealed_length <= KEY_ID_HEX_LENGTH + 1 || sealed[KEY_ID_HEX_LENGTH] != ':' ||
         memcmp(sealed, keyring->key_id, KEY_ID_HEX_LENGTH) != 0) {
         return false;
     }
     const char *encoded = sealed + KEY_ID_HEX_LENGTH + 1;
     size_t raw_length =
-        base64_decode(encoded, sealed_length - KEY_ID_HEX_LENGTH - 1, raw, sizeof(raw));
-    if (raw_length < GCM_NONCE_BYTES + GCM_TAG_BYTES) {
+        base64_decode(encoded, sealed_length - KEY_ID_HEX_LENGTH - 1, raw, raw_size);
+    if (raw_length < GCM_NONCE_BYTES + GCM_TAG_BYTES || raw_length > INT_MAX) {
         goto out_wipe;
     }
     size_t plain_length = raw_length - GCM_NONCE_BYTES - GCM_TAG_BYTES;
@@ -343,8 +352,68 @@ bool crypto_open(const struct keyring *keyring, const char *sealed, char *plain,
         OPENSSL_cleanse(plain, plain_length);
     }
 out_wipe:
-    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(raw, raw_size);
     return ok;
+}
+
+/* The largest raw sealed payload (nonce | ciphertext | tag) whose base64 fits SEALED_BYTES_MAX:
+ * plain texts up to 155 bytes. */
+#define SEALED_RAW_BYTES_MAX ((SEALED_BYTES_MAX - KEY_ID_HEX_LENGTH - 1) / 4 * 3)
+
+bool crypto_seal(const struct keyring *keyring, const char *plain, size_t plain_length, char *out,
+                 size_t out_size)
+{
+    unsigned char raw[SEALED_RAW_BYTES_MAX];
+    if (out_size < SEALED_BYTES_MAX + 1) {
+        return false;
+    }
+    return seal_through(keyring, plain, plain_length, raw, sizeof(raw), out, out_size);
+}
+
+bool crypto_open(const struct keyring *keyring, const char *sealed, char *plain, size_t plain_size)
+{
+    unsigned char raw[SEALED_RAW_BYTES_MAX];
+    size_t sealed_length = strnlen(sealed, SEALED_BYTES_MAX + 1);
+    if (sealed_length > SEALED_BYTES_MAX) {
+        return false;
+    }
+    return open_through(keyring, sealed, sealed_length, raw, sizeof(raw), plain, plain_size);
+}
+
+char *crypto_seal_text(const struct keyring *keyring, const char *plain, size_t plain_length)
+{
+    if (plain_length > SEALED_TEXT_BYTES_MAX) {
+        return NULL;
+    }
+    size_t raw_size = GCM_NONCE_BYTES + plain_length + GCM_TAG_BYTES;
+    size_t out_size = KEY_ID_HEX_LENGTH + 1 + (raw_size + 2) / 3 * 4 + 1;
+    unsigned char *raw = malloc(raw_size);
+    char *out = malloc(out_size);
+    if (raw == NULL || out == NULL ||
+        !seal_through(keyring, plain, plain_length, raw, raw_size, out, out_size)) {
+        free(out);
+        out = NULL;
+    }
+    free(raw);
+    return out;
+}
+
+char *crypto_open_text(const struct keyring *keyring, const char *sealed)
+{
+    size_t sealed_length = strlen(sealed);
+    size_t raw_size = sealed_length / 4 * 3 + 3;
+    if (raw_size > SEALED_TEXT_BYTES_MAX + GCM_NONCE_BYTES + GCM_TAG_BYTES + 3) {
+        return NULL;
+    }
+    unsigned char *raw = malloc(raw_size);
+    char *plain = malloc(raw_size + 1);
+    if (raw == NULL || plain == NULL ||
+        !open_through(keyring, sealed, sealed_length, raw, raw_size, plain, raw_size + 1)) {
+        free(plain);
+        plain = NULL;
+    }
+    free(raw);
+    return plain;
 }
 
 /* ---- the key file ---- */

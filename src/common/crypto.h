@@ -11,7 +11,7 @@
 
 #include "common/limits.h"
 
-#define DATA_KEY_BYTES 32
+#define DATA_KEY_BYTES    32
 #define KEY_ID_HEX_LENGTH 8
 
 /* The data key. key_id is the first 8 hex digits of SHA-256(key): stored with each ciphertext. */
@@ -40,6 +40,18 @@ bool crypto_seal(const struct keyring *keyring, const char *plain, size_t plain_
 /* Opens what crypto_seal wrote; false for another key id, a bad tag or a short buffer. Writes a
  * NUL-terminated plain text. */
 bool crypto_open(const struct keyring *keyring, const char *sealed, char *plain, size_t plain_size);
+
+/* The longest text crypto_seal_text seals. */
+#define SEALED_TEXT_BYTES_MAX (64 * 1024)
+/* crypto_seal for a longer text (up to SEALED_TEXT_BYTES_MAX): a malloc'd sealed text, NULL on
+ * failure. */
+char *crypto_seal_text(const struct keyring *keyring, const char *plain, size_t plain_length);
+/* Opens what crypto_seal_text wrote: a malloc'd plain text, NULL for another key id, a bad tag or
+ * bad base64. */
+char *crypto_open_text(const struct keyring *keyring, const char *sealed);
+
+/* Lower-case hex SHA-256 of data (64 digits and a NUL); false on library failure. */
+bool crypto_sha256_hex(const void *data, size_t length, char out_hex[65]);
 
 /* HMAC-SHA256 under a key derived from the data key, of "id:code", as 64 hex digits: how
  * verification codes are stored (SPEC 5). */

@@ -1,17 +1,20 @@
 #include "common/ids.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/crypto.h"
 #include "common/timeutil.h"
 
-#define DIGITS             "0123456789"
-#define UPPER_ALNUM        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-#define DATE_PREFIX_LENGTH 6               /* YYMMDD */
-#define TIME_PREFIX_LENGTH 13              /* milliseconds since the epoch */
-#define TIME_PREFIX_MS_MAX 9999999999999LL /* the year 2286 */
+#define DIGITS                "0123456789"
+#define UPPER_ALNUM           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#define DATE_PREFIX_LENGTH    6               /* YYMMDD */
+#define TIME_PREFIX_LENGTH    13              /* milliseconds since the epoch */
+#define TIME_PREFIX_MS_MAX    9999999999999LL /* the year 2286 */
+#define SEQUENCE_LENGTH       3               /* ids within one millisecond */
+#define SORTABLE_SEQUENCE_MAX 1000
 
 _Static_assert(WITHDRAW_ID_LENGTH == HISTORY_ID_LENGTH, "sortable ids share one length");
 _Static_assert(WITHDRAW_ID_LENGTH == VERIFICATION_ID_LENGTH, "sortable ids share one length");
@@ -41,13 +44,30 @@ bool id_member_new(int64_t now_ms, char out[MEMBER_ID_LENGTH + 1])
     return id_dated_new(now_ms, MEMBER_ID_LENGTH, out);
 }
 
-/* Ordering by id is ordering by creation: the id starts with the 13-digit creation time. */
+/* Ids made in one millisecond by this process take a sequence number there, in order. */
+static pthread_mutex_t id_sequence_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int64_t id_sequence_ms = -1;
+static unsigned id_sequence_next;
+
+/*
+ * Ordering by id is ordering by creation: the 13-digit creation time, then the process's sequence
+ * number within that millisecond (3 digits), then random digits. Past SORTABLE_SEQUENCE_MAX ids
+ * in one millisecond the sequence starts again (the order of those is then random).
+ */
 bool id_sortable_new(int64_t now_ms, char out[WITHDRAW_ID_LENGTH + 1])
 {
     assert(now_ms >= 0 && now_ms <= TIME_PREFIX_MS_MAX);
-    snprintf(out, TIME_PREFIX_LENGTH + 1, "%013lld", (long long)now_ms);
-    return crypto_random_text(DIGITS, WITHDRAW_ID_LENGTH - TIME_PREFIX_LENGTH,
-                              out + TIME_PREFIX_LENGTH);
+    pthread_mutex_lock(&id_sequence_mutex);
+    if (now_ms != id_sequence_ms || id_sequence_next >= SORTABLE_SEQUENCE_MAX) {
+        id_sequence_ms = now_ms;
+        id_sequence_next = 0;
+    }
+    unsigned sequence = id_sequence_next++;
+    pthread_mutex_unlock(&id_sequence_mutex);
+    snprintf(out, TIME_PREFIX_LENGTH + SEQUENCE_LENGTH + 1, "%013lld%03u", (long long)now_ms,
+             sequence);
+    return crypto_random_text(DIGITS, WITHDRAW_ID_LENGTH - TIME_PREFIX_LENGTH - SEQUENCE_LENGTH,
+                              out + TIME_PREFIX_LENGTH + SEQUENCE_LENGTH);
 }
 
 /* 16 characters of [A-Z0-9]. */

@@ -16,7 +16,8 @@
 
 bool id_account_new(int64_t now_ms, char out[ACCOUNT_ID_LENGTH + 1]);
 bool id_member_new(int64_t now_ms, char out[MEMBER_ID_LENGTH + 1]);
-/* 32-digit time-sortable id; WITHDRAW_ID_LENGTH == HISTORY_ID_LENGTH == VERIFICATION_ID_LENGTH. */
+/* 32-digit time-sortable id; WITHDRAW_ID_LENGTH == HISTORY_ID_LENGTH == VERIFICATION_ID_LENGTH.
+ * Ids made by one process in one millisecond sort in the order they were made. */
 bool id_sortable_new(int64_t now_ms, char out[WITHDRAW_ID_LENGTH + 1]);
 bool id_api_key_new(char out[AUTH_API_KEY_LENGTH + 1]);
 bool id_api_secret_new(char out[AUTH_API_SECRET_LENGTH + 1]);

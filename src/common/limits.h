@@ -26,6 +26,12 @@
 #define AUTH_SKEW_SECONDS_MAX (15 * 60)
 #define AUTH_REPLAY_KEEP_SECONDS (30 * 60)
 
+/* Idempotency-Key (docs/API.md) */
+#define IDEMPOTENCY_KEY_BYTES_MAX 255
+#define IDEMPOTENCY_KEEP_SECONDS (24 * 60 * 60)
+#define IDEMPOTENCY_FINGERPRINT_HEX_LENGTH 64 /* SHA-256 of method, path and body */
+#define IDEMPOTENCY_IN_FLIGHT_MAX 128         /* keys one process holds in flight at once */
+
 /* Identifiers */
 #define ACCOUNT_ID_LENGTH 14
 #define MEMBER_ID_LENGTH 14

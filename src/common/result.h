@@ -40,7 +40,9 @@
     X(CASH_TOO_MANY_REQUESTS, 429, "TooManyRequests", "too many verifications were asked for: wait and try again") \
     X(CASH_BANK_ACCOUNT_COOLING_OFF, 403, "BankAccountCoolingOff", "the bank account changed recently: withdrawals wait for the cooling-off period") \
     X(CASH_MAIL_DELIVERY_FAILED, 503, "MailDeliveryFailed", "the verification email could not be delivered") \
-    X(CASH_ARS_CALL_FAILED, 503, "ArsCallFailed", "the phone gateway could not place the call")
+    X(CASH_ARS_CALL_FAILED, 503, "ArsCallFailed", "the phone gateway could not place the call") \
+    X(CASH_IDEMPOTENCY_KEY_REUSED, 422, "IdempotencyKeyReused", "this Idempotency-Key was used with another request") \
+    X(CASH_IDEMPOTENCY_KEY_IN_USE, 409, "IdempotencyKeyInUse", "a request with this Idempotency-Key is still in progress: retry later")
 
 typedef enum cash_result {
 #define CASH_RESULT_ENUM(code, status, name, message) code,

@@ -227,6 +227,10 @@ static bool http_add_headers(struct MHD_Response *reply, const struct http_respo
             MHD_YES) {
         return false;
     }
+    if (response->idempotent_replayed &&
+        MHD_add_response_header(reply, "Idempotent-Replayed", "true") != MHD_YES) {
+        return false;
+    }
     return true;
 }
 

@@ -39,6 +39,7 @@ struct http_response {
     size_t body_length;
     char allow[HTTP_EXTRA_HEADER_BYTES_MAX];       /* "Allow" header for 405, "" for none */
     char retry_after[HTTP_EXTRA_HEADER_BYTES_MAX]; /* "Retry-After" header, "" for none */
+    bool idempotent_replayed; /* "Idempotent-Replayed: true": a kept answer sent again */
 };
 
 typedef void (*http_handler)(void *context, const struct http_request *request,

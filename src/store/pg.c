@@ -56,6 +56,7 @@ static const struct store_ops pg_ops = {
     .withdraw_claim = pg_withdraw_claim,
     .withdraw_claim_renew = pg_withdraw_claim_renew,
     .withdraw_settle = pg_withdraw_settle,
+    .idempotency_forget = pg_idempotency_forget,
     .ledger_verify = pg_ledger_verify,
     .durability_check = pg_durability_check,
 };

@@ -13,9 +13,8 @@
 #define REPLAY_PRUNE_EVERY_CALLS 1000
 
 /* Runs a static statement with params and only cares whether it worked; *changes_out rows. */
-static cash_result pg_exec_changes(struct pg_conn *conn, const char *sql,
-                                   const struct pg_params *params, const char *what,
-                                   int64_t *changes_out)
+cash_result pg_exec_changes(struct pg_conn *conn, const char *sql, const struct pg_params *params,
+                            const char *what, int64_t *changes_out)
 {
     cash_result result = CASH_OK;
     PGresult *res = pg_exec(conn, sql, params, what, &result);
@@ -442,6 +441,7 @@ static const char SQL_REPLAY_INSERT[] =
     " ON CONFLICT (api_key, signature) DO UPDATE SET expires_ms = excluded.expires_ms"
     " WHERE used_signatures.expires_ms <= $4";
 static const char SQL_REPLAY_PRUNE[] = "DELETE FROM used_signatures WHERE expires_ms <= $1";
+static const char SQL_KEY_PRUNE[] = "DELETE FROM idempotency_keys WHERE expires_ms <= $1";
 
 struct replay_context {
     const char *api_key;
@@ -450,15 +450,15 @@ struct replay_context {
     int64_t expires_ms;
 };
 
-static cash_result replay_body(struct pg_conn *conn, void *context_pointer)
+cash_result pg_replay_insert(struct pg_conn *conn, const char *api_key, const char *signature_hex,
+                             int64_t now_ms, int64_t expires_ms)
 {
-    struct replay_context *context = context_pointer;
     struct pg_params params;
     pg_params_start(&params);
-    pg_param_text(&params, context->api_key);
-    pg_param_text(&params, context->signature_hex);
-    pg_param_int64(&params, context->expires_ms);
-    pg_param_int64(&params, context->now_ms);
+    pg_param_text(&params, api_key);
+    pg_param_text(&params, signature_hex);
+    pg_param_int64(&params, expires_ms);
+    pg_param_int64(&params, now_ms);
     int64_t changes = 0;
     cash_result result =
         pg_exec_changes(conn, SQL_REPLAY_INSERT, &params, "replay insert", &changes);
@@ -468,18 +468,33 @@ static cash_result replay_body(struct pg_conn *conn, void *context_pointer)
     return result;
 }
 
+static cash_result replay_body(struct pg_conn *conn, void *context_pointer)
+{
+    struct replay_context *context = context_pointer;
+    return pg_replay_insert(conn, context->api_key, context->signature_hex, context->now_ms,
+                            context->expires_ms);
+}
+
+/* Drops expired signatures and idempotency keys, a statement each. */
 static cash_result replay_prune_body(struct pg_conn *conn, void *context_pointer)
 {
     struct replay_context *context = context_pointer;
-    struct pg_params params;
-    pg_params_start(&params);
-    pg_param_int64(&params, context->now_ms);
-    int64_t pruned = 0;
-    cash_result result = pg_exec_changes(conn, SQL_REPLAY_PRUNE, &params, "replay prune", &pruned);
-    if (result == CASH_OK && pruned > 0) {
-        log_debug("store: pruned %lld expired signatures", (long long)pruned);
+    static const char *const statements[] = {SQL_REPLAY_PRUNE, SQL_KEY_PRUNE};
+    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+        struct pg_params params;
+        pg_params_start(&params);
+        pg_param_int64(&params, context->now_ms);
+        int64_t pruned = 0;
+        cash_result result = pg_exec_changes(conn, statements[i], &params, "replay prune", &pruned);
+        if (result != CASH_OK) {
+            return result;
+        }
+        if (pruned > 0) {
+            log_debug("store: pruned %lld expired rows (%s)", (long long)pruned,
+                      i == 0 ? "signatures" : "idempotency keys");
+        }
     }
-    return result;
+    return CASH_OK;
 }
 
 /*

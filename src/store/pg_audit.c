@@ -214,7 +214,6 @@ static cash_result audit_live(void *context, const PGresult *res)
     return CASH_OK;
 }
 
-
 static cash_result audit_body(struct pg_conn *conn, void *context_pointer)
 {
     struct audit *audit = context_pointer;
@@ -223,18 +222,20 @@ static cash_result audit_body(struct pg_conn *conn, void *context_pointer)
     audit->account_id[0] = '\0';
     cash_result result = pg_exec_simple(conn, SQL_AUDIT_NO_TIMEOUT, "ledger verify");
     if (result == CASH_OK) {
-        result =
-            pg_exec_each(conn, STORE_AUDIT_SQL_ACCOUNTS, NULL, "ledger verify", audit_account, audit);
-    }
-    if (result == CASH_OK) {
-        result = pg_exec_each(conn, STORE_AUDIT_SQL_CHAIN, NULL, "ledger verify", audit_chain, audit);
-    }
-    if (result == CASH_OK) {
-        result = pg_exec_each(conn, STORE_AUDIT_SQL_WITHDRAWALS, NULL, "ledger verify", audit_withdrawal,
+        result = pg_exec_each(conn, STORE_AUDIT_SQL_ACCOUNTS, NULL, "ledger verify", audit_account,
                               audit);
     }
     if (result == CASH_OK) {
-        result = pg_exec_each(conn, STORE_AUDIT_SQL_ORPHANS, NULL, "ledger verify", audit_orphan, audit);
+        result =
+            pg_exec_each(conn, STORE_AUDIT_SQL_CHAIN, NULL, "ledger verify", audit_chain, audit);
+    }
+    if (result == CASH_OK) {
+        result = pg_exec_each(conn, STORE_AUDIT_SQL_WITHDRAWALS, NULL, "ledger verify",
+                              audit_withdrawal, audit);
+    }
+    if (result == CASH_OK) {
+        result =
+            pg_exec_each(conn, STORE_AUDIT_SQL_ORPHANS, NULL, "ledger verify", audit_orphan, audit);
     }
     if (result == CASH_OK) {
         result = pg_exec_each(conn, STORE_AUDIT_SQL_LIVE, NULL, "ledger verify", audit_live, audit);

@@ -98,6 +98,9 @@ static cash_result bank_set_body(struct pg_conn *conn, void *context_pointer)
     pg_param_int64(&params, context->factor == NULL ? 1 : 0);
     PGresult *res = pg_exec(conn, SQL_BANK_UPSERT, &params, "bank set", &result);
     PQclear(res);
+    if (result == CASH_OK) {
+        result = pg_bank_read(conn, bank->account_id, &context->out);
+    }
     return result;
 }
 
@@ -106,15 +109,20 @@ static cash_result bank_set_body(struct pg_conn *conn, void *context_pointer)
  * CASH_SECOND_FACTOR_REQUIRED, then CASH_NOT_FOUND for an unknown account.
  */
 cash_result pg_bank_account_set(struct store *store, const struct bank_account *bank,
-                                struct second_factor *factor)
+                                struct second_factor *factor, struct store_request *request)
 {
     if (bank->sealed_number[0] == '\0' || bank->masked_number[0] == '\0' ||
         bank->bank_code[0] == '\0' || bank->holder_name[0] == '\0') {
         return CASH_VALIDATION_ERROR;
     }
     struct bank_context context = {.bank = bank, .factor = factor};
-    cash_result result = pg_run(pg_store_of(store), PG_WRITE, bank_set_body, &context);
-    if (result == CASH_OK && factor != NULL) {
+    const struct pg_request_work work = {
+        .body = bank_set_body,
+        .context = &context,
+        .row = &context.out,
+    };
+    cash_result result = pg_request_run(pg_store_of(store), request, &work);
+    if (result == CASH_OK && factor != NULL && (request == NULL || !request->replayed)) {
         factor->confirmed_ms = context.confirmed_ms;
     }
     return result;
@@ -164,11 +172,12 @@ static cash_result bank_delete_body(struct pg_conn *conn, void *context_pointer)
  * registered; either way nothing is written and the factor is not spent.
  */
 cash_result pg_bank_account_delete(struct store *store, const char *account_id,
-                                   struct second_factor *factor)
+                                   struct second_factor *factor, struct store_request *request)
 {
     struct bank_context context = {.account_id = account_id, .factor = factor};
-    cash_result result = pg_run(pg_store_of(store), PG_WRITE, bank_delete_body, &context);
-    if (result == CASH_OK && factor != NULL) {
+    const struct pg_request_work work = {.body = bank_delete_body, .context = &context};
+    cash_result result = pg_request_run(pg_store_of(store), request, &work);
+    if (result == CASH_OK && factor != NULL && (request == NULL || !request->replayed)) {
         factor->confirmed_ms = context.confirmed_ms;
     }
     return result;

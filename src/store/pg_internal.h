@@ -245,11 +245,11 @@ cash_result pg_history_list(struct store *store, const struct history_query *que
                             struct history_entry *out, size_t *count_out);
 
 cash_result pg_bank_account_set(struct store *store, const struct bank_account *bank,
-                                struct second_factor *factor);
+                                struct second_factor *factor, struct store_request *request);
 cash_result pg_bank_account_get(struct store *store, const char *account_id,
                                 struct bank_account *out);
 cash_result pg_bank_account_delete(struct store *store, const char *account_id,
-                                   struct second_factor *factor);
+                                   struct second_factor *factor, struct store_request *request);
 
 cash_result pg_verification_create(struct store *store, const struct verification *v);
 cash_result pg_verification_get(struct store *store, const char *verification_id,
@@ -259,21 +259,23 @@ cash_result pg_verification_attempt(struct store *store, const char *verificatio
                                     struct verification *out);
 cash_result pg_verification_fail(struct store *store, const char *verification_id);
 cash_result pg_verification_open(struct store *store, const struct verification *v,
-                                 struct verification_limits *limits);
-cash_result pg_verification_try(struct store *store, struct verification_try *attempt);
+                                 struct verification_limits *limits, struct store_request *request);
+cash_result pg_verification_try(struct store *store, struct verification_try *attempt,
+                                struct store_request *request);
 cash_result pg_verification_call_result(struct store *store, struct verification_call *call);
 cash_result pg_totp_enrol(struct store *store, const struct totp_enrolment *enrolment);
 cash_result pg_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out);
 
-cash_result pg_withdraw_create(struct store *store, struct withdraw_create *request,
-                               struct withdrawal *out);
+cash_result pg_withdraw_create(struct store *store, struct withdraw_create *create,
+                               struct withdrawal *out, struct store_request *request);
 cash_result pg_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
                             struct withdrawal *out);
 cash_result pg_withdraw_list(struct store *store, const struct withdraw_query *query,
                              struct withdrawal *out, size_t *count_out,
                              char next_key_out[WITHDRAW_ID_LENGTH + 1]);
 cash_result pg_withdraw_cancel(struct store *store, const char *account_id, const char *withdraw_id,
-                               const char *history_id, int64_t now_ms, struct withdrawal *out);
+                               const char *history_id, int64_t now_ms, struct withdrawal *out,
+                               struct store_request *request);
 
 cash_result pg_ledger_verify(struct store *store,
                              void (*report)(void *context, const char *problem), void *context,
@@ -288,8 +290,8 @@ cash_result pg_withdraw_events(struct store *store, const char *withdraw_id,
                                struct withdraw_event *out, size_t out_max, size_t *count_out);
 cash_result pg_withdraw_claim(struct store *store, struct withdraw_claim *claim,
                               struct withdrawal *out);
-cash_result pg_withdraw_claim_renew(struct store *store, const char *withdraw_id,
-                                    const char *owner, int64_t now_ms, int64_t lease_ms);
+cash_result pg_withdraw_claim_renew(struct store *store, const char *withdraw_id, const char *owner,
+                                    int64_t now_ms, int64_t lease_ms);
 cash_result pg_withdraw_settle(struct store *store, const struct withdraw_outcome *outcome,
                                struct withdrawal *out);
 /*
@@ -299,5 +301,29 @@ cash_result pg_withdraw_settle(struct store *store, const struct withdraw_outcom
 cash_result pg_event_insert(struct pg_conn *conn, const char *withdraw_id, const char *actor,
                             const enum withdraw_status *from, enum withdraw_status to,
                             const char *memo, int64_t now_ms);
+
+/*
+ * A write of the API with its struct store_request (store.h), in one PG_WRITE transaction, as
+ * sqlite_request_run: the replay row, the kept key's decision, body, then the key kept with the
+ * answer rendered from *outcome (NULL: CASH_OK) and row. With request NULL, pg_run(PG_WRITE, body).
+ */
+struct pg_request_work {
+    pg_body body;
+    void *context;
+    const cash_result *outcome;
+    const void *row;
+};
+
+cash_result pg_request_run(struct pg_store *store, struct store_request *request,
+                           const struct pg_request_work *work);
+/* Runs a static statement that returns no rows; *changes_out (may be NULL) rows it changed. */
+cash_result pg_exec_changes(struct pg_conn *conn, const char *sql, const struct pg_params *params,
+                            const char *what, int64_t *changes_out);
+/* SPEC 1: the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE if a live
+ * one is remembered. */
+cash_result pg_replay_insert(struct pg_conn *conn, const char *api_key, const char *signature_hex,
+                             int64_t now_ms, int64_t expires_ms);
+cash_result pg_idempotency_forget(struct store *store, const char *api_key,
+                                  const char *idempotency_key);
 
 #endif

@@ -11,8 +11,8 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
-#include "store/schema.h"
 #include "store/pg_internal.h"
+#include "store/schema.h"
 
 static const char SQL_VERSION_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_version ("
                                         " version INTEGER PRIMARY KEY,"

@@ -388,13 +388,18 @@ static cash_result verification_open_body(struct pg_conn *conn, void *context_po
 
 /* Creates a verification within the abuse limits, in one transaction (store.h). */
 cash_result pg_verification_open(struct store *store, const struct verification *v,
-                                 struct verification_limits *limits)
+                                 struct verification_limits *limits, struct store_request *request)
 {
     if (v->status == VERIFICATION_EXPIRED || v->attempts < 0 || v->uses < 0) {
         return CASH_VALIDATION_ERROR;
     }
     struct verification_context context = {.v = v, .limits = limits};
-    return pg_run(pg_store_of(store), PG_WRITE, verification_open_body, &context);
+    const struct pg_request_work work = {
+        .body = verification_open_body,
+        .context = &context,
+        .row = v,
+    };
+    return pg_request_run(pg_store_of(store), request, &work);
 }
 
 /*
@@ -521,15 +526,22 @@ static cash_result verification_try_body(struct pg_conn *conn, void *context_poi
 }
 
 /* One try at a code within the abuse limits, in one transaction (store.h). */
-cash_result pg_verification_try(struct store *store, struct verification_try *attempt)
+cash_result pg_verification_try(struct store *store, struct verification_try *attempt,
+                                struct store_request *request)
 {
     if (attempt->limits == NULL || attempt->limits->failures_max < 1) {
         return CASH_INTERNAL_ERROR;
     }
     struct verification_context context = {.attempt = attempt, .outcome = CASH_INTERNAL_ERROR};
     attempt->code_reused = false;
-    cash_result result = pg_run(pg_store_of(store), PG_WRITE, verification_try_body, &context);
-    if (result != CASH_OK) {
+    const struct pg_request_work work = {
+        .body = verification_try_body,
+        .context = &context,
+        .outcome = &context.outcome,
+        .row = &attempt->out,
+    };
+    cash_result result = pg_request_run(pg_store_of(store), request, &work);
+    if (result != CASH_OK || (request != NULL && request->replayed)) {
         return result;
     }
     return context.outcome;

@@ -186,11 +186,31 @@ static const char *const schema_v3[] = {
     NULL,
 };
 
+/*
+ * Version 4: Idempotency-Key (docs/API.md). A key is scoped to the API key that sent it and kept
+ * with the request's fingerprint and its answer (status and body sealed under the data key) from
+ * the commit of the request's effect until expires_ms.
+ */
+static const char *const schema_v4[] = {
+    "CREATE TABLE idempotency_keys ("
+    " api_key TEXT NOT NULL,"
+    " idempotency_key TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL,"
+    " answer_status INTEGER NOT NULL CHECK (answer_status BETWEEN 100 AND 599),"
+    " sealed_answer TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL,"
+    " expires_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (api_key, idempotency_key))",
+    "CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_ms)",
+    NULL,
+};
+
 /* Append new versions at the end; never edit one that has shipped. */
 const struct schema_migration schema_migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
     {3, schema_v3},
+    {4, schema_v4},
 };
 
 const size_t schema_migration_count = sizeof(schema_migrations) / sizeof(schema_migrations[0]);

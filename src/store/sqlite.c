@@ -51,6 +51,7 @@ static const struct store_ops sqlite_ops = {
     .withdraw_claim = sqlite_withdraw_claim,
     .withdraw_claim_renew = sqlite_withdraw_claim_renew,
     .withdraw_settle = sqlite_withdraw_settle,
+    .idempotency_forget = sqlite_idempotency_forget,
     .ledger_verify = sqlite_ledger_verify,
     .durability_check = sqlite_durability_check,
 };

@@ -469,6 +469,7 @@ static const char SQL_REPLAY_INSERT[] =
     " ON CONFLICT (api_key, signature) DO UPDATE SET expires_ms = excluded.expires_ms"
     " WHERE used_signatures.expires_ms <= ?";
 static const char SQL_REPLAY_PRUNE[] = "DELETE FROM used_signatures WHERE expires_ms <= ?";
+static const char SQL_KEY_PRUNE[] = "DELETE FROM idempotency_keys WHERE expires_ms <= ?";
 
 struct replay_context {
     const char *api_key;
@@ -478,22 +479,54 @@ struct replay_context {
     bool prune;
 };
 
+/* Drops expired signatures and idempotency keys (store_request.h). */
 static cash_result replay_prune(struct sqlite_conn *conn, int64_t now_ms)
 {
-    sqlite3_stmt *stmt = sqlite_stmt(conn, SQL_REPLAY_PRUNE);
+    static const char *const statements[] = {SQL_REPLAY_PRUNE, SQL_KEY_PRUNE};
+    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+        sqlite3_stmt *stmt = sqlite_stmt(conn, statements[i]);
+        if (stmt == NULL) {
+            return CASH_INTERNAL_ERROR;
+        }
+        struct sqlite_binder binder;
+        sqlite_bind_start(&binder, stmt);
+        sqlite_bind_int64(&binder, now_ms);
+        cash_result result = sqlite_bind_check(conn, &binder, "replay prune");
+        int64_t pruned = 0;
+        if (result == CASH_OK) {
+            result = sqlite_step_done(conn, stmt, "replay prune", &pruned);
+        }
+        if (result != CASH_OK) {
+            return result;
+        }
+        if (pruned > 0) {
+            log_debug("store: pruned %lld expired rows (%s)", (long long)pruned,
+                      i == 0 ? "signatures" : "idempotency keys");
+        }
+    }
+    return CASH_OK;
+}
+
+cash_result sqlite_replay_insert(struct sqlite_conn *conn, const char *api_key,
+                                 const char *signature_hex, int64_t now_ms, int64_t expires_ms)
+{
+    sqlite3_stmt *stmt = sqlite_stmt(conn, SQL_REPLAY_INSERT);
     if (stmt == NULL) {
         return CASH_INTERNAL_ERROR;
     }
     struct sqlite_binder binder;
     sqlite_bind_start(&binder, stmt);
+    sqlite_bind_text(&binder, api_key);
+    sqlite_bind_text(&binder, signature_hex);
+    sqlite_bind_int64(&binder, expires_ms);
     sqlite_bind_int64(&binder, now_ms);
-    cash_result result = sqlite_bind_check(conn, &binder, "replay prune");
-    int64_t pruned = 0;
+    cash_result result = sqlite_bind_check(conn, &binder, "replay insert");
+    int64_t changes = 0;
     if (result == CASH_OK) {
-        result = sqlite_step_done(conn, stmt, "replay prune", &pruned);
+        result = sqlite_step_done(conn, stmt, "replay insert", &changes);
     }
-    if (result == CASH_OK && pruned > 0) {
-        log_debug("store: pruned %lld expired signatures", (long long)pruned);
+    if (result == CASH_OK && changes == 0) {
+        result = CASH_DUPLICATED_SIGNATURE;
     }
     return result;
 }
@@ -501,31 +534,12 @@ static cash_result replay_prune(struct sqlite_conn *conn, int64_t now_ms)
 static cash_result replay_body(struct sqlite_conn *conn, void *context_pointer)
 {
     struct replay_context *context = context_pointer;
-    sqlite3_stmt *stmt = sqlite_stmt(conn, SQL_REPLAY_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
+    cash_result result = sqlite_replay_insert(conn, context->api_key, context->signature_hex,
+                                              context->now_ms, context->expires_ms);
+    if (result == CASH_OK && context->prune) {
+        result = replay_prune(conn, context->now_ms);
     }
-    struct sqlite_binder binder;
-    sqlite_bind_start(&binder, stmt);
-    sqlite_bind_text(&binder, context->api_key);
-    sqlite_bind_text(&binder, context->signature_hex);
-    sqlite_bind_int64(&binder, context->expires_ms);
-    sqlite_bind_int64(&binder, context->now_ms);
-    cash_result result = sqlite_bind_check(conn, &binder, "replay insert");
-    int64_t changes = 0;
-    if (result == CASH_OK) {
-        result = sqlite_step_done(conn, stmt, "replay insert", &changes);
-    }
-    if (result != CASH_OK) {
-        return result;
-    }
-    if (changes == 0) {
-        return CASH_DUPLICATED_SIGNATURE;
-    }
-    if (context->prune) {
-        return replay_prune(conn, context->now_ms);
-    }
-    return CASH_OK;
+    return result;
 }
 
 /* Remembers a used signature until expires_ms (store.h); CASH_DUPLICATED_SIGNATURE if live. */

@@ -201,7 +201,6 @@ static cash_result audit_orphan(struct audit *audit, sqlite3_stmt *stmt)
     return CASH_OK;
 }
 
-
 static void audit_live_values(struct audit *audit, const char *account_id, bool ok,
                               const int64_t values[3])
 {

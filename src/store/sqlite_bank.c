@@ -116,7 +116,11 @@ static cash_result bank_set_body(struct sqlite_conn *conn, void *context_pointer
     if (result != CASH_OK) {
         return result;
     }
-    return bank_upsert(conn, context->bank, context->factor == NULL);
+    result = bank_upsert(conn, context->bank, context->factor == NULL);
+    if (result == CASH_OK) {
+        result = sqlite_bank_read(conn, context->bank->account_id, &context->out);
+    }
+    return result;
 }
 
 /*
@@ -124,15 +128,20 @@ static cash_result bank_set_body(struct sqlite_conn *conn, void *context_pointer
  * transaction: CASH_SECOND_FACTOR_REQUIRED, then CASH_NOT_FOUND for an unknown account.
  */
 cash_result sqlite_bank_account_set(struct store *store, const struct bank_account *bank,
-                                    struct second_factor *factor)
+                                    struct second_factor *factor, struct store_request *request)
 {
     if (bank->sealed_number[0] == '\0' || bank->masked_number[0] == '\0' ||
         bank->bank_code[0] == '\0' || bank->holder_name[0] == '\0') {
         return CASH_VALIDATION_ERROR;
     }
     struct bank_context context = {.bank = bank, .factor = factor};
-    cash_result result = sqlite_write_run(sqlite_store_of(store), bank_set_body, &context);
-    if (result == CASH_OK && factor != NULL) {
+    const struct sqlite_request_work work = {
+        .body = bank_set_body,
+        .context = &context,
+        .row = &context.out,
+    };
+    cash_result result = sqlite_request_run(sqlite_store_of(store), request, &work);
+    if (result == CASH_OK && factor != NULL && (request == NULL || !request->replayed)) {
         factor->confirmed_ms = context.confirmed_ms;
     }
     return result;
@@ -183,11 +192,12 @@ static cash_result bank_delete_body(struct sqlite_conn *conn, void *context_poin
  * is registered; either way nothing is written and the factor is not spent.
  */
 cash_result sqlite_bank_account_delete(struct store *store, const char *account_id,
-                                       struct second_factor *factor)
+                                       struct second_factor *factor, struct store_request *request)
 {
     struct bank_context context = {.account_id = account_id, .factor = factor};
-    cash_result result = sqlite_write_run(sqlite_store_of(store), bank_delete_body, &context);
-    if (result == CASH_OK && factor != NULL) {
+    const struct sqlite_request_work work = {.body = bank_delete_body, .context = &context};
+    cash_result result = sqlite_request_run(sqlite_store_of(store), request, &work);
+    if (result == CASH_OK && factor != NULL && (request == NULL || !request->replayed)) {
         factor->confirmed_ms = context.confirmed_ms;
     }
     return result;

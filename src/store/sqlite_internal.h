@@ -192,11 +192,11 @@ cash_result sqlite_history_list(struct store *store, const struct history_query 
                                 struct history_entry *out, size_t *count_out);
 
 cash_result sqlite_bank_account_set(struct store *store, const struct bank_account *bank,
-                                    struct second_factor *factor);
+                                    struct second_factor *factor, struct store_request *request);
 cash_result sqlite_bank_account_get(struct store *store, const char *account_id,
                                     struct bank_account *out);
 cash_result sqlite_bank_account_delete(struct store *store, const char *account_id,
-                                       struct second_factor *factor);
+                                       struct second_factor *factor, struct store_request *request);
 
 cash_result sqlite_verification_create(struct store *store, const struct verification *v);
 cash_result sqlite_verification_get(struct store *store, const char *verification_id,
@@ -206,8 +206,10 @@ cash_result sqlite_verification_attempt(struct store *store, const char *verific
                                         struct verification *out);
 cash_result sqlite_verification_fail(struct store *store, const char *verification_id);
 cash_result sqlite_verification_open(struct store *store, const struct verification *v,
-                                     struct verification_limits *limits);
-cash_result sqlite_verification_try(struct store *store, struct verification_try *attempt);
+                                     struct verification_limits *limits,
+                                     struct store_request *request);
+cash_result sqlite_verification_try(struct store *store, struct verification_try *attempt,
+                                    struct store_request *request);
 cash_result sqlite_verification_call_result(struct store *store, struct verification_call *call);
 cash_result sqlite_totp_enrol(struct store *store, const struct totp_enrolment *enrolment);
 cash_result sqlite_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out);
@@ -233,8 +235,8 @@ cash_result sqlite_rate_check(struct sqlite_conn *conn, const char *member_id,
 cash_result sqlite_totp_accept(struct sqlite_conn *conn, const char *member_id, int64_t step,
                                bool *accepted_out);
 
-cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *request,
-                                   struct withdrawal *out);
+cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *create,
+                                   struct withdrawal *out, struct store_request *request);
 cash_result sqlite_withdraw_get(struct store *store, const char *account_id,
                                 const char *withdraw_id, struct withdrawal *out);
 cash_result sqlite_withdraw_list(struct store *store, const struct withdraw_query *query,
@@ -242,7 +244,7 @@ cash_result sqlite_withdraw_list(struct store *store, const struct withdraw_quer
                                  char next_key_out[WITHDRAW_ID_LENGTH + 1]);
 cash_result sqlite_withdraw_cancel(struct store *store, const char *account_id,
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
-                                   struct withdrawal *out);
+                                   struct withdrawal *out, struct store_request *request);
 
 cash_result sqlite_ledger_verify(struct store *store,
                                  void (*report)(void *context, const char *problem), void *context,
@@ -253,23 +255,45 @@ cash_result sqlite_durability_check(struct store *store, char *why, size_t why_s
 
 /* SPEC 4 lifecycle (sqlite_lifecycle.c). */
 cash_result sqlite_withdraw_confirm(struct store *store, const struct withdraw_confirm *request,
-                                struct withdrawal *out);
+                                    struct withdrawal *out);
 cash_result sqlite_withdraw_reject(struct store *store, const struct withdraw_reject *request,
-                               struct withdrawal *out);
+                                   struct withdrawal *out);
 cash_result sqlite_withdraw_events(struct store *store, const char *withdraw_id,
-                               struct withdraw_event *out, size_t out_max, size_t *count_out);
+                                   struct withdraw_event *out, size_t out_max, size_t *count_out);
 cash_result sqlite_withdraw_claim(struct store *store, struct withdraw_claim *claim,
-                              struct withdrawal *out);
+                                  struct withdrawal *out);
 cash_result sqlite_withdraw_claim_renew(struct store *store, const char *withdraw_id,
-                                    const char *owner, int64_t now_ms, int64_t lease_ms);
+                                        const char *owner, int64_t now_ms, int64_t lease_ms);
 cash_result sqlite_withdraw_settle(struct store *store, const struct withdraw_outcome *outcome,
-                               struct withdrawal *out);
+                                   struct withdrawal *out);
 /*
  * Appends an event to a withdrawal's history in the caller's transaction (from NULL: the
  * creation). actor: "operator:NAME", "account:ID" or "member:ID".
  */
-cash_result sqlite_event_insert(struct sqlite_conn *conn, const char *withdraw_id, const char *actor,
-                            const enum withdraw_status *from, enum withdraw_status to,
-                            const char *memo, int64_t now_ms);
+cash_result sqlite_event_insert(struct sqlite_conn *conn, const char *withdraw_id,
+                                const char *actor, const enum withdraw_status *from,
+                                enum withdraw_status to, const char *memo, int64_t now_ms);
+
+/*
+ * A write of the API with its struct store_request (store.h), in one transaction: the replay
+ * row, the kept key's decision, body, then the key kept with the answer rendered from *outcome
+ * (NULL: CASH_OK) and row, which body must have written when it returns CASH_OK. With request
+ * NULL, sqlite_write_run(body). With request->replayed the caller must not read body's outputs.
+ */
+struct sqlite_request_work {
+    sqlite_tx_body body;
+    void *context;
+    const cash_result *outcome;
+    const void *row;
+};
+
+cash_result sqlite_request_run(struct sqlite_store *store, struct store_request *request,
+                               const struct sqlite_request_work *work);
+/* SPEC 1: the replay row inside the caller's write transaction; CASH_DUPLICATED_SIGNATURE if a
+ * live one is remembered. */
+cash_result sqlite_replay_insert(struct sqlite_conn *conn, const char *api_key,
+                                 const char *signature_hex, int64_t now_ms, int64_t expires_ms);
+cash_result sqlite_idempotency_forget(struct store *store, const char *api_key,
+                                      const char *idempotency_key);
 
 #endif

@@ -368,13 +368,19 @@ static cash_result verification_open_body(struct sqlite_conn *conn, void *contex
 
 /* Creates a verification within the abuse limits, in one transaction (store.h). */
 cash_result sqlite_verification_open(struct store *store, const struct verification *v,
-                                     struct verification_limits *limits)
+                                     struct verification_limits *limits,
+                                     struct store_request *request)
 {
     if (v->status == VERIFICATION_EXPIRED || v->attempts < 0 || v->uses < 0) {
         return CASH_VALIDATION_ERROR;
     }
     struct verification_context context = {.v = v, .limits = limits};
-    return sqlite_write_run(sqlite_store_of(store), verification_open_body, &context);
+    const struct sqlite_request_work work = {
+        .body = verification_open_body,
+        .context = &context,
+        .row = v,
+    };
+    return sqlite_request_run(sqlite_store_of(store), request, &work);
 }
 
 /*
@@ -487,15 +493,22 @@ static cash_result verification_try_body(struct sqlite_conn *conn, void *context
 }
 
 /* One try at a code within the abuse limits, in one transaction (store.h). */
-cash_result sqlite_verification_try(struct store *store, struct verification_try *attempt)
+cash_result sqlite_verification_try(struct store *store, struct verification_try *attempt,
+                                    struct store_request *request)
 {
     if (attempt->limits == NULL || attempt->limits->failures_max < 1) {
         return CASH_INTERNAL_ERROR;
     }
     struct verification_context context = {.attempt = attempt, .outcome = CASH_INTERNAL_ERROR};
     attempt->code_reused = false;
-    cash_result result = sqlite_write_run(sqlite_store_of(store), verification_try_body, &context);
-    if (result != CASH_OK) {
+    const struct sqlite_request_work work = {
+        .body = verification_try_body,
+        .context = &context,
+        .outcome = &context.outcome,
+        .row = &attempt->out,
+    };
+    cash_result result = sqlite_request_run(sqlite_store_of(store), request, &work);
+    if (result != CASH_OK || (request != NULL && request->replayed)) {
         return result;
     }
     return context.outcome;

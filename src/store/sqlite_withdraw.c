@@ -242,17 +242,22 @@ static bool withdraw_request_sane(const struct withdraw_create *request)
  * CASH_BANK_ACCOUNT_NOT_REGISTERED, CASH_DAILY_LIMIT_EXCEEDED, CASH_NOT_ENOUGH_BALANCE in this
  * order, CASH_CONFLICT for a used withdraw or history id; nothing is written unless CASH_OK.
  */
-cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *request,
-                                   struct withdrawal *out)
+cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *create,
+                                   struct withdrawal *out, struct store_request *request)
 {
-    if (!withdraw_request_sane(request)) {
+    if (!withdraw_request_sane(create)) {
         log_error("store: withdraw_create: inconsistent amounts or no second factor");
         return CASH_INTERNAL_ERROR;
     }
-    struct withdraw_context context = {.request = request};
-    cash_result result = sqlite_write_run(sqlite_store_of(store), withdraw_create_body, &context);
-    if (result == CASH_OK) {
-        request->factor->confirmed_ms = context.confirmed_ms;
+    struct withdraw_context context = {.request = create};
+    const struct sqlite_request_work work = {
+        .body = withdraw_create_body,
+        .context = &context,
+        .row = &context.out,
+    };
+    cash_result result = sqlite_request_run(sqlite_store_of(store), request, &work);
+    if (result == CASH_OK && (request == NULL || !request->replayed)) {
+        create->factor->confirmed_ms = context.confirmed_ms;
         *out = context.out;
     }
     return result;
@@ -341,8 +346,8 @@ static cash_result withdraw_cancel_body(struct sqlite_conn *conn, void *context_
     }
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "account:%s", before.account_id);
-    result = sqlite_event_insert(conn, before.withdraw_id, actor, &before.status,
-                                 WITHDRAW_CANCELED, "", context->now_ms);
+    result = sqlite_event_insert(conn, before.withdraw_id, actor, &before.status, WITHDRAW_CANCELED,
+                                 "", context->now_ms);
     if (result != CASH_OK) {
         return result;
     }
@@ -356,7 +361,7 @@ static cash_result withdraw_cancel_body(struct sqlite_conn *conn, void *context_
 /* The account cancels its withdrawal with a refund, in one transaction (store.h). */
 cash_result sqlite_withdraw_cancel(struct store *store, const char *account_id,
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
-                                   struct withdrawal *out)
+                                   struct withdrawal *out, struct store_request *request)
 {
     if (account_id == NULL) {
         return CASH_VALIDATION_ERROR;
@@ -367,8 +372,13 @@ cash_result sqlite_withdraw_cancel(struct store *store, const char *account_id,
         .history_id = history_id,
         .now_ms = now_ms,
     };
-    cash_result result = sqlite_write_run(sqlite_store_of(store), withdraw_cancel_body, &context);
-    if (result == CASH_OK) {
+    const struct sqlite_request_work work = {
+        .body = withdraw_cancel_body,
+        .context = &context,
+        .row = &context.out,
+    };
+    cash_result result = sqlite_request_run(sqlite_store_of(store), request, &work);
+    if (result == CASH_OK && (request == NULL || !request->replayed)) {
         *out = context.out;
     }
     return result;

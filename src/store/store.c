@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "store/store.h"
+#include "store/store_request.h"
 
 #define SQLITE_SCHEME "sqlite:"
 
@@ -135,9 +136,12 @@ cash_result store_history_list(struct store *store, const struct history_query *
 }
 
 cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
-                                   struct second_factor *factor)
+                                   struct second_factor *factor, struct store_request *request)
 {
-    return store->ops->bank_account_set(store, bank, factor);
+    if (!store_request_valid(request)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    return store->ops->bank_account_set(store, bank, factor, request);
 }
 
 cash_result store_bank_account_get(struct store *store, const char *account_id,
@@ -147,9 +151,12 @@ cash_result store_bank_account_get(struct store *store, const char *account_id,
 }
 
 cash_result store_bank_account_delete(struct store *store, const char *account_id,
-                                      struct second_factor *factor)
+                                      struct second_factor *factor, struct store_request *request)
 {
-    return store->ops->bank_account_delete(store, account_id, factor);
+    if (!store_request_valid(request)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    return store->ops->bank_account_delete(store, account_id, factor, request);
 }
 
 cash_result store_verification_create(struct store *store, const struct verification *v)
@@ -185,20 +192,28 @@ static cash_result store_op_missing(const char *name)
 }
 
 cash_result store_verification_open(struct store *store, const struct verification *v,
-                                    struct verification_limits *limits)
+                                    struct verification_limits *limits,
+                                    struct store_request *request)
 {
     if (store->ops->verification_open == NULL) {
         return store_op_missing("verification_open");
     }
-    return store->ops->verification_open(store, v, limits);
+    if (!store_request_valid(request)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    return store->ops->verification_open(store, v, limits, request);
 }
 
-cash_result store_verification_try(struct store *store, struct verification_try *attempt)
+cash_result store_verification_try(struct store *store, struct verification_try *attempt,
+                                   struct store_request *request)
 {
     if (store->ops->verification_try == NULL) {
         return store_op_missing("verification_try");
     }
-    return store->ops->verification_try(store, attempt);
+    if (!store_request_valid(request)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    return store->ops->verification_try(store, attempt, request);
 }
 
 cash_result store_verification_call_result(struct store *store, struct verification_call *call)
@@ -225,10 +240,19 @@ cash_result store_totp_get(struct store *store, const char *member_id, struct to
     return store->ops->totp_get(store, member_id, out);
 }
 
-cash_result store_withdraw_create(struct store *store, struct withdraw_create *request,
-                                  struct withdrawal *out)
+cash_result store_withdraw_create(struct store *store, struct withdraw_create *create,
+                                  struct withdrawal *out, struct store_request *request)
 {
-    return store->ops->withdraw_create(store, request, out);
+    if (!store_request_valid(request)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    return store->ops->withdraw_create(store, create, out, request);
+}
+
+cash_result store_idempotency_forget(struct store *store, const char *api_key,
+                                     const char *idempotency_key)
+{
+    return store->ops->idempotency_forget(store, api_key, idempotency_key);
 }
 
 cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
@@ -246,9 +270,13 @@ cash_result store_withdraw_list(struct store *store, const struct withdraw_query
 
 cash_result store_withdraw_cancel(struct store *store, const char *account_id,
                                   const char *withdraw_id, const char *history_id, int64_t now_ms,
-                                  struct withdrawal *out)
+                                  struct withdrawal *out, struct store_request *request)
 {
-    return store->ops->withdraw_cancel(store, account_id, withdraw_id, history_id, now_ms, out);
+    if (!store_request_valid(request)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    return store->ops->withdraw_cancel(store, account_id, withdraw_id, history_id, now_ms, out,
+                                       request);
 }
 
 cash_result store_withdraw_confirm(struct store *store, const struct withdraw_confirm *request,

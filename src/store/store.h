@@ -126,6 +126,58 @@ struct totp_enrolment {
     int64_t created_ms;
 };
 
+/*
+ * What a write of the API commits together with its effect, in the effect's transaction
+ * (SPEC 1; docs/API.md "Idempotency-Key"). Write functions take it as `request`, NULL when no API
+ * request is behind the write (the operator CLI, the payout worker).
+ *
+ * - The signature's replay row (signature_hex not NULL): a live one already remembered is
+ *   CASH_DUPLICATED_SIGNATURE, and nothing else is done.
+ * - The idempotency key (idempotency_key not NULL), scoped to api_key. Kept and live with the same
+ *   fingerprint: nothing else is done, the result is CASH_OK, replayed is true and answer holds the
+ *   kept answer (the function's out structs are not written). Kept with another fingerprint:
+ *   CASH_IDEMPOTENCY_KEY_REUSED. Taken by a transaction that committed while this one ran:
+ *   CASH_IDEMPOTENCY_KEY_IN_USE (nothing written). Otherwise, if the function's transaction
+ *   commits, render() is called inside it with the result the function is about to return and
+ *   its row (named per function), and the answer it writes is kept with the key until
+ *   idempotency_expires_ms. A transaction that rolls back keeps nothing: the request may be sent
+ *   again with its key.
+ * The rows: withdraw_create and withdraw_cancel the withdrawal, bank_account_set the bank account,
+ * bank_account_delete none (NULL), verification_open the verification, verification_try
+ * attempt->out.
+ * After the call, replay_recorded says whether the replay row was committed; answer is owned by
+ * the caller (store_request_clear).
+ */
+struct store_answer {
+    unsigned status;
+    char *body; /* malloc'd text, NULL for none */
+};
+
+struct store_request {
+    const char *api_key;
+    const char *signature_hex; /* NULL: no replay row */
+    int64_t replay_expires_ms;
+    const char *idempotency_key; /* NULL: none */
+    const char *fingerprint;     /* IDEMPOTENCY_FINGERPRINT_HEX_LENGTH hex digits */
+    int64_t idempotency_expires_ms;
+    int64_t now_ms;
+    /* Writes the answer to keep (body malloc'd); false if it could not (the write rolls back). */
+    bool (*render)(struct store_request *request, cash_result result, const void *row,
+                   struct store_answer *answer);
+    void *render_context;
+    bool replay_recorded;       /* out */
+    bool replayed;              /* out */
+    struct store_answer answer; /* out */
+};
+
+/* Frees request's answer and clears its outs; request may be NULL. */
+void store_request_clear(struct store_request *request);
+
+/* Forgets a kept idempotency key of api_key, so that the request may be sent again (a delivery
+ * that failed after its verification committed). CASH_OK also when none was kept. */
+cash_result store_idempotency_forget(struct store *store, const char *api_key,
+                                     const char *idempotency_key);
+
 /* SPEC 4: who moved a withdrawal ("operator:NAME", "account:ID", "member:ID"). */
 #define WITHDRAW_ACTOR_BYTES_MAX (OPERATOR_NAME_BYTES_MAX + 16)
 
@@ -162,7 +214,7 @@ struct withdraw_reject {
 };
 
 /* The payout worker's claim on one CONFIRMED withdrawal (SPEC 4: store_withdraw_claim). */
-#define PAYOUT_OWNER_BYTES_MAX 64
+#define PAYOUT_OWNER_BYTES_MAX        64
 #define PAYOUT_FAILURE_CODE_BYTES_MAX 40
 
 struct withdraw_claim {
@@ -213,11 +265,11 @@ struct store_ops {
                                 struct history_entry *out, size_t *count_out);
 
     cash_result (*bank_account_set)(struct store *store, const struct bank_account *bank,
-                                    struct second_factor *factor);
+                                    struct second_factor *factor, struct store_request *request);
     cash_result (*bank_account_get)(struct store *store, const char *account_id,
                                     struct bank_account *out);
     cash_result (*bank_account_delete)(struct store *store, const char *account_id,
-                                       struct second_factor *factor);
+                                       struct second_factor *factor, struct store_request *request);
 
     cash_result (*verification_create)(struct store *store, const struct verification *v);
     cash_result (*verification_get)(struct store *store, const char *verification_id,
@@ -227,14 +279,16 @@ struct store_ops {
                                         struct verification *out);
     cash_result (*verification_fail)(struct store *store, const char *verification_id);
     cash_result (*verification_open)(struct store *store, const struct verification *v,
-                                     struct verification_limits *limits);
-    cash_result (*verification_try)(struct store *store, struct verification_try *attempt);
+                                     struct verification_limits *limits,
+                                     struct store_request *request);
+    cash_result (*verification_try)(struct store *store, struct verification_try *attempt,
+                                    struct store_request *request);
     cash_result (*verification_call_result)(struct store *store, struct verification_call *call);
     cash_result (*totp_enrol)(struct store *store, const struct totp_enrolment *enrolment);
     cash_result (*totp_get)(struct store *store, const char *member_id, struct totp_enrolment *out);
 
-    cash_result (*withdraw_create)(struct store *store, struct withdraw_create *request,
-                                   struct withdrawal *out);
+    cash_result (*withdraw_create)(struct store *store, struct withdraw_create *create,
+                                   struct withdrawal *out, struct store_request *request);
     cash_result (*withdraw_get)(struct store *store, const char *account_id,
                                 const char *withdraw_id, struct withdrawal *out);
     cash_result (*withdraw_list)(struct store *store, const struct withdraw_query *query,
@@ -242,7 +296,7 @@ struct store_ops {
                                  char next_key_out[WITHDRAW_ID_LENGTH + 1]);
     cash_result (*withdraw_cancel)(struct store *store, const char *account_id,
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
-                                   struct withdrawal *out);
+                                   struct withdrawal *out, struct store_request *request);
 
     cash_result (*withdraw_confirm)(struct store *store, const struct withdraw_confirm *request,
                                     struct withdrawal *out);
@@ -258,9 +312,12 @@ struct store_ops {
     cash_result (*withdraw_settle)(struct store *store, const struct withdraw_outcome *outcome,
                                    struct withdrawal *out);
 
+    cash_result (*idempotency_forget)(struct store *store, const char *api_key,
+                                      const char *idempotency_key);
+
     cash_result (*ledger_verify)(struct store *store,
-                                 void (*report)(void *context, const char *problem),
-                                 void *context, size_t *problems_out);
+                                 void (*report)(void *context, const char *problem), void *context,
+                                 size_t *problems_out);
 
     cash_result (*durability_check)(struct store *store, char *why, size_t why_size);
 };
@@ -315,7 +372,8 @@ cash_result store_api_key_revoke(struct store *store, const char *api_key);
 cash_result store_replay_remember(struct store *store, const char *api_key,
                                   const char *signature_hex, int64_t now_ms, int64_t expires_ms);
 
-/* A manual recharge: balance += amount_won (> 0) with a HISTORY_RECHARGE entry, in one transaction. */
+/* A manual recharge: balance += amount_won (> 0) with a HISTORY_RECHARGE entry, in one transaction.
+ */
 cash_result store_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
                                  const char *memo, const char *history_id, int64_t now_ms,
                                  struct history_entry *out);
@@ -328,12 +386,13 @@ cash_result store_history_list(struct store *store, const struct history_query *
  * when given it is spent in the same transaction.
  */
 cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
-                                   struct second_factor *factor);
+                                   struct second_factor *factor, struct store_request *request);
 cash_result store_bank_account_get(struct store *store, const char *account_id,
                                    struct bank_account *out);
-/* CASH_NOT_FOUND if none is registered (and then the factor is not spent). */
+/* CASH_NOT_FOUND if none is registered (and then the factor is not spent). The row given to
+ * request->render is NULL. */
 cash_result store_bank_account_delete(struct store *store, const char *account_id,
-                                      struct second_factor *factor);
+                                      struct second_factor *factor, struct store_request *request);
 
 /* Verifications (SPEC 5). */
 cash_result store_verification_create(struct store *store, const struct verification *v);
@@ -361,7 +420,8 @@ cash_result store_verification_fail(struct store *store, const char *verificatio
  * those leaves its window). Two processes cannot both take the last place. Failed deliveries count.
  */
 cash_result store_verification_open(struct store *store, const struct verification *v,
-                                    struct verification_limits *limits);
+                                    struct verification_limits *limits,
+                                    struct store_request *request);
 /*
  * One try at a code in one transaction, like store_verification_attempt, and also:
  * CASH_TOO_MANY_ATTEMPTS (nothing recorded) while the member is locked out; a wrong code counts
@@ -371,7 +431,8 @@ cash_result store_verification_open(struct store *store, const struct verificati
  * With CASH_TOO_MANY_ATTEMPTS, limits->retry_after_ms says when a new verification may be asked
  * for (at least 1 s). attempt->out as store_verification_attempt's *out.
  */
-cash_result store_verification_try(struct store *store, struct verification_try *attempt);
+cash_result store_verification_try(struct store *store, struct verification_try *attempt,
+                                   struct store_request *request);
 /*
  * Applies the phone gateway's report to an ARS verification in one transaction
  * (domain/verification.h: verification_call_apply): CASH_NOT_FOUND (none, or not ARS),
@@ -387,11 +448,12 @@ cash_result store_totp_enrol(struct store *store, const struct totp_enrolment *e
 cash_result store_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out);
 
 /* Withdrawals. */
-cash_result store_withdraw_create(struct store *store, struct withdraw_create *request,
-                                  struct withdrawal *out);
-/* account_id NULL means any account (operator); otherwise another account's row is CASH_NOT_FOUND. */
-cash_result store_withdraw_get(struct store *store, const char *account_id,
-                               const char *withdraw_id, struct withdrawal *out);
+cash_result store_withdraw_create(struct store *store, struct withdraw_create *create,
+                                  struct withdrawal *out, struct store_request *request);
+/* account_id NULL means any account (operator); otherwise another account's row is CASH_NOT_FOUND.
+ */
+cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
+                               struct withdrawal *out);
 /*
  * Newest first (withdrawId descending); out has room for query->limit rows. next_key_out is the
  * withdrawId that starts the next page (the query's start_key for it), or "" on the last page.
@@ -406,7 +468,7 @@ cash_result store_withdraw_list(struct store *store, const struct withdraw_query
  */
 cash_result store_withdraw_cancel(struct store *store, const char *account_id,
                                   const char *withdraw_id, const char *history_id, int64_t now_ms,
-                                  struct withdrawal *out);
+                                  struct withdrawal *out, struct store_request *request);
 
 /*
  * SPEC 4, 6: an operator confirms a PENDING withdrawal, in one transaction. confirmedCount counts
@@ -472,7 +534,7 @@ cash_result store_durability_check(struct store *store, char *why, size_t why_si
 
 /* Backend constructors, used by store_open() only. */
 cash_result store_sqlite_open(const char *path, struct store **out, char *why, size_t why_size);
-cash_result store_pg_open(const char *url, const struct store_options *options,
-                          struct store **out, char *why, size_t why_size);
+cash_result store_pg_open(const char *url, const struct store_options *options, struct store **out,
+                          char *why, size_t why_size);
 
 #endif

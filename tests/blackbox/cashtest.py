@@ -688,7 +688,8 @@ def history_all(client):
 # used_signatures: every authenticated request, even a refused one, spends its signature there
 # (SPEC 1).
 STORED_TABLES = ["accounts", "members", "api_keys", "bank_accounts", "verifications",
-                 "withdrawals", "balance_history", "member_guards", "totp_enrolments"]
+                 "withdrawals", "balance_history", "member_guards", "totp_enrolments",
+                 "idempotency_keys"]
 
 
 def stored_rows(db):

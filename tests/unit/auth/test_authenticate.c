@@ -90,7 +90,7 @@ static int reset(void **state)
 static cash_result authenticate(const char *header, int64_t now_ms, struct api_key *out, char *why,
                                 size_t why_size)
 {
-    return auth_authenticate(&fake.base, &keyring, header, now_ms, out, why, why_size);
+    return auth_authenticate(&fake.base, &keyring, header, now_ms, out, NULL, why, why_size);
 }
 
 static const char *const good_header =
@@ -113,6 +113,30 @@ static void test_success_remembers_signature(void **state)
     assert_int_equal(authenticate(good_header, DATE_MS - 10 * MINUTE_MS, &out, why, sizeof(why)),
                      CASH_OK);
     assert_int_equal(fake.remembered_expires_ms, DATE_MS + 30 * MINUTE_MS);
+}
+
+/* With a replay out-struct the caller remembers the signature: the store is not told. */
+static void test_replay_left_to_caller(void **state)
+{
+    (void)state;
+    struct api_key out;
+    struct auth_replay replay;
+    char why[200] = "";
+    fake.remember_result = CASH_DUPLICATED_SIGNATURE;
+    assert_int_equal(auth_authenticate(&fake.base, &keyring, good_header, DATE_MS + 1000, &out,
+                                       &replay, why, sizeof(why)),
+                     CASH_OK);
+    assert_int_equal(fake.remember_calls, 0);
+    assert_string_equal(out.api_key, KEY);
+    assert_string_equal(replay.signature_hex, SIGNATURE);
+    assert_int_equal(replay.expires_ms, DATE_MS + 1000 + 30 * MINUTE_MS);
+    /* a mismatch says nothing to remember */
+    const char *wrong =
+        "HMAC-SHA256 apiKey=" KEY ", date=" DATE ", salt=" SALT
+        ", signature=fc9efb67184f32337909c8fe337a13767d5bf131102e2d16d22d4784f7b41eb5";
+    assert_int_equal(
+        auth_authenticate(&fake.base, &keyring, wrong, DATE_MS, &out, &replay, why, sizeof(why)),
+        CASH_SIGNATURE_DOES_NOT_MATCH);
 }
 
 static void test_upper_case_and_md5(void **state)
@@ -237,6 +261,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_success_remembers_signature, reset),
+        cmocka_unit_test_setup(test_replay_left_to_caller, reset),
         cmocka_unit_test_setup(test_upper_case_and_md5, reset),
         cmocka_unit_test_setup(test_missing_and_unparseable, reset),
         cmocka_unit_test_setup(test_skew, reset),

@@ -58,6 +58,21 @@ static void test_sortable_ids(void **state)
     assert_int_equal(strlen(first), WITHDRAW_ID_LENGTH);
 }
 
+/* Many ids in one millisecond sort in the order they were made. */
+static void test_sortable_ids_within_a_millisecond(void **state)
+{
+    (void)state;
+    char previous[WITHDRAW_ID_LENGTH + 1];
+    char id[WITHDRAW_ID_LENGTH + 1];
+    assert_true(id_sortable_new(NOW_MS + 7, previous));
+    for (int i = 1; i < 1000; i++) {
+        assert_true(id_sortable_new(NOW_MS + 7, id));
+        assert_memory_equal(id, previous, 13);
+        assert_true(strcmp(id, previous) > 0);
+        memcpy(previous, id, sizeof(id));
+    }
+}
+
 static void test_api_keys(void **state)
 {
     (void)state;
@@ -109,6 +124,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_account_and_member_ids),
         cmocka_unit_test(test_sortable_ids),
+        cmocka_unit_test(test_sortable_ids_within_a_millisecond),
         cmocka_unit_test(test_api_keys),
         cmocka_unit_test(test_random_digits_cover_all),
         cmocka_unit_test(test_is_digits),

@@ -32,7 +32,7 @@ struct fixture {
     char dir[FIXTURE_PATH_BYTES_MAX];
     char path[FIXTURE_PATH_BYTES_MAX + 16]; /* SQLite: the file */
     char url[FIXTURE_PATH_BYTES_MAX + 32];
-    bool pg;                                /* PostgreSQL: url names a database of its own */
+    bool pg; /* PostgreSQL: url names a database of its own */
     char pg_admin_url[FIXTURE_PATH_BYTES_MAX];
     char pg_database[64];
     struct store *store;
@@ -101,8 +101,8 @@ static inline void fixture_pg_url_with(const char *admin_url, const char *databa
         path = query != NULL ? query : admin_url + strlen(admin_url);
     }
     const char *rest = query != NULL ? query : "";
-    int written = snprintf(out, out_size, "%.*s/%s%s", (int)(path - admin_url), admin_url,
-                           database, rest);
+    int written =
+        snprintf(out, out_size, "%.*s/%s%s", (int)(path - admin_url), admin_url, database, rest);
     assert_true(written > 0 && (size_t)written < out_size);
 }
 
@@ -337,7 +337,7 @@ static inline void fixture_bank(struct fixture *f, const char *account_id)
 {
     struct bank_account bank;
     fixture_bank_value(&bank, account_id, "004", "7890", "홍길동", FIXTURE_NOW_MS - 60000);
-    assert_int_equal(store_bank_account_set(f->store, &bank, NULL), CASH_OK);
+    assert_int_equal(store_bank_account_set(f->store, &bank, NULL, NULL), CASH_OK);
 }
 
 /* A verification as it would be stored; status and confirmed_ms as given. */

@@ -53,7 +53,7 @@ static cash_result open_at(struct fixture *f, const char *member_id, const char 
 {
     struct verification v;
     fixture_verification_value(&v, member_id, account_id, VERIFICATION_PENDING, created_ms, 0);
-    cash_result result = store_verification_open(f->store, &v, limits);
+    cash_result result = store_verification_open(f->store, &v, limits, NULL);
     if (id_out != NULL) {
         memcpy(id_out, v.verification_id, VERIFICATION_ID_LENGTH + 1);
     }
@@ -70,7 +70,7 @@ static cash_result try_at(struct fixture *f, const char *verification_id, bool c
     attempt->now_ms = now_ms;
     attempt->window_ms = FIXTURE_WINDOW_MS;
     attempt->limits = limits;
-    return store_verification_try(f->store, attempt);
+    return store_verification_try(f->store, attempt, NULL);
 }
 
 static void test_member_limit(void **state)
@@ -219,7 +219,7 @@ static cash_result totp_try(struct fixture *f, int64_t step, struct verification
     struct verification v;
     fixture_verification_value(&v, MEMBER_A, ACCOUNT_A, VERIFICATION_PENDING, FIXTURE_NOW_MS, 0);
     v.method = VERIFICATION_TOTP;
-    assert_int_equal(store_verification_open(f->store, &v, &limits), CASH_OK);
+    assert_int_equal(store_verification_open(f->store, &v, &limits, NULL), CASH_OK);
     memset(attempt, 0, sizeof(*attempt));
     attempt->verification_id = v.verification_id;
     attempt->code_correct = true;
@@ -227,7 +227,7 @@ static cash_result totp_try(struct fixture *f, int64_t step, struct verification
     attempt->now_ms = FIXTURE_NOW_MS;
     attempt->window_ms = FIXTURE_WINDOW_MS;
     attempt->limits = &limits;
-    cash_result result = store_verification_try(f->store, attempt);
+    cash_result result = store_verification_try(f->store, attempt, NULL);
     attempt->verification_id = NULL;
     attempt->limits = NULL;
     return result;
@@ -318,7 +318,7 @@ static void test_phone_gateway_reports(void **state)
     struct second_factor factor = fixture_factor(MEMBER_A, 1);
     factor.verification_id = id;
     fixture_bank_value(&bank, ACCOUNT_A, "004", "1111", "Hong", FIXTURE_NOW_MS);
-    assert_int_equal(store_bank_account_set(f->store, &bank, &factor), CASH_OK);
+    assert_int_equal(store_bank_account_set(f->store, &bank, &factor, NULL), CASH_OK);
 
     const enum verification_call_status failures[] = {CALL_NO_ANSWER, CALL_FAILED};
     for (size_t i = 0; i < 2; i++) {
@@ -390,20 +390,20 @@ static void test_bank_cooling_off(void **state)
     struct second_factor factor = fixture_factor(MEMBER_A, 1);
     fixture_confirmed(f, MEMBER_A, ACCOUNT_A, FIXTURE_NOW_MS - 61000, NULL);
     fixture_bank_value(&bank, ACCOUNT_A, "088", "2222", "Kim", FIXTURE_NOW_MS - 60000);
-    assert_int_equal(store_bank_account_set(f->store, &bank, &factor), CASH_OK);
+    assert_int_equal(store_bank_account_set(f->store, &bank, &factor, NULL), CASH_OK);
     assert_int_equal(store_bank_account_get(f->store, ACCOUNT_A, &bank), CASH_OK);
     assert_false(bank.operator_verified);
     fixture_confirmed(f, MEMBER_A, ACCOUNT_A, FIXTURE_NOW_MS - 1000, id);
     factor = fixture_factor(MEMBER_A, 1);
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 20000);
     request.bank_cooling_off_ms = 24 * 3600 * 1000LL;
-    assert_int_equal(store_withdraw_create(f->store, &request, &out),
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL),
                      CASH_BANK_ACCOUNT_COOLING_OFF);
     assert_int_equal(fixture_uses(f, id), 0);
     assert_int_equal(fixture_balance(f, ACCOUNT_A), 100000);
     /* A cooling-off shorter than the minute since the change has passed. */
     request.bank_cooling_off_ms = 60000;
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL), CASH_OK);
     assert_string_equal(out.masked_number, "******2222");
     assert_int_equal(fixture_uses(f, id), 1);
     fixture_free(f);

@@ -34,9 +34,9 @@ static void test_open_schemes(void **state)
         CASH_SERVICE_UNAVAILABLE);
     assert_non_null(strstr(why, "cannot connect to PostgreSQL"));
     why[0] = '\0';
-    assert_int_equal(store_open("postgres://u@127.0.0.1:1/db?connect_timeout=5", &store, why,
-                                sizeof(why)),
-                     CASH_SERVICE_UNAVAILABLE);
+    assert_int_equal(
+        store_open("postgres://u@127.0.0.1:1/db?connect_timeout=5", &store, why, sizeof(why)),
+        CASH_SERVICE_UNAVAILABLE);
     assert_non_null(strstr(why, "cannot connect to PostgreSQL"));
     assert_int_equal(store_open("sqlite:", &store, why, sizeof(why)), CASH_VALIDATION_ERROR);
     assert_int_equal(store_open("", &store, why, sizeof(why)), CASH_VALIDATION_ERROR);
@@ -53,10 +53,10 @@ static void test_migrate_idempotent(void **state)
     struct fixture *f = fixture_new();
     int version = 0;
     assert_int_equal(store_migrate(f->store, &version), CASH_OK);
-    assert_int_equal(version, 3);
+    assert_int_equal(version, 4);
     assert_int_equal(store_migrate(f->store, &version), CASH_OK);
-    assert_int_equal(version, 3);
-    assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM schema_version"), 3);
+    assert_int_equal(version, 4);
+    assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM schema_version"), 4);
 
     /* Reopened, as a second process would: still one version, data kept. */
     fixture_account(f, ACCOUNT_A);
@@ -64,8 +64,8 @@ static void test_migrate_idempotent(void **state)
     char why[256] = "";
     assert_int_equal(store_open(f->url, &f->store, why, sizeof(why)), CASH_OK);
     assert_int_equal(store_migrate(f->store, &version), CASH_OK);
-    assert_int_equal(version, 3);
-    assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM schema_version"), 3);
+    assert_int_equal(version, 4);
+    assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM schema_version"), 4);
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM accounts"), 1);
 
     /* A database from a newer program is refused, not half-used. */
@@ -403,7 +403,7 @@ static void test_bank_account(void **state)
 
     /* Without a factor (the operator). */
     fixture_bank_value(&bank, ACCOUNT_A, "004", "7890", "홍길동", FIXTURE_NOW_MS - 5000);
-    assert_int_equal(store_bank_account_set(f->store, &bank, NULL), CASH_OK);
+    assert_int_equal(store_bank_account_set(f->store, &bank, NULL, NULL), CASH_OK);
     assert_int_equal(store_bank_account_get(f->store, ACCOUNT_A, &got), CASH_OK);
     assert_string_equal(got.bank_code, "004");
     assert_string_equal(got.sealed_number, "0badc0de:sealed-7890");
@@ -414,12 +414,13 @@ static void test_bank_account(void **state)
     /* With a factor: none usable, then one. */
     struct second_factor factor = fixture_factor(MEMBER_A, 1);
     fixture_bank_value(&bank, ACCOUNT_A, "088", "1234", "김철수", FIXTURE_NOW_MS);
-    assert_int_equal(store_bank_account_set(f->store, &bank, &factor), CASH_SECOND_FACTOR_REQUIRED);
+    assert_int_equal(store_bank_account_set(f->store, &bank, &factor, NULL),
+                     CASH_SECOND_FACTOR_REQUIRED);
     assert_int_equal(store_bank_account_get(f->store, ACCOUNT_A, &got), CASH_OK);
     assert_string_equal(got.bank_code, "004");
     char verification_id[VERIFICATION_ID_LENGTH + 1];
     fixture_confirmed(f, MEMBER_A, ACCOUNT_A, FIXTURE_NOW_MS - 10500, verification_id);
-    assert_int_equal(store_bank_account_set(f->store, &bank, &factor), CASH_OK);
+    assert_int_equal(store_bank_account_set(f->store, &bank, &factor, NULL), CASH_OK);
     assert_int_equal(factor.confirmed_ms, FIXTURE_NOW_MS - 10500);
     assert_int_equal(fixture_uses(f, verification_id), 1);
     assert_int_equal(store_bank_account_get(f->store, ACCOUNT_A, &got), CASH_OK);
@@ -430,25 +431,25 @@ static void test_bank_account(void **state)
     assert_int_equal(got.updated_ms, FIXTURE_NOW_MS);
 
     /* The only verification is spent: the delete needs another one and changes nothing. */
-    assert_int_equal(store_bank_account_delete(f->store, ACCOUNT_A, &factor),
+    assert_int_equal(store_bank_account_delete(f->store, ACCOUNT_A, &factor, NULL),
                      CASH_SECOND_FACTOR_REQUIRED);
     assert_int_equal(store_bank_account_get(f->store, ACCOUNT_A, &got), CASH_OK);
     char second_id[VERIFICATION_ID_LENGTH + 1];
     fixture_confirmed(f, MEMBER_A, ACCOUNT_A, FIXTURE_NOW_MS - 1000, second_id);
-    assert_int_equal(store_bank_account_delete(f->store, ACCOUNT_A, &factor), CASH_OK);
+    assert_int_equal(store_bank_account_delete(f->store, ACCOUNT_A, &factor, NULL), CASH_OK);
     assert_int_equal(fixture_uses(f, second_id), 1);
     assert_int_equal(store_bank_account_get(f->store, ACCOUNT_A, &got), CASH_NOT_FOUND);
 
     /* Nothing registered: CASH_NOT_FOUND and the factor is not spent. */
     char third_id[VERIFICATION_ID_LENGTH + 1];
     fixture_confirmed(f, MEMBER_A, ACCOUNT_A, FIXTURE_NOW_MS - 1000, third_id);
-    assert_int_equal(store_bank_account_delete(f->store, ACCOUNT_A, &factor), CASH_NOT_FOUND);
+    assert_int_equal(store_bank_account_delete(f->store, ACCOUNT_A, &factor, NULL), CASH_NOT_FOUND);
     assert_int_equal(fixture_uses(f, third_id), 0);
-    assert_int_equal(store_bank_account_delete(f->store, ACCOUNT_A, NULL), CASH_NOT_FOUND);
+    assert_int_equal(store_bank_account_delete(f->store, ACCOUNT_A, NULL, NULL), CASH_NOT_FOUND);
 
     /* An account that does not exist; the factor is not spent either. */
     fixture_bank_value(&bank, ACCOUNT_B, "004", "7890", "홍길동", FIXTURE_NOW_MS);
-    assert_int_equal(store_bank_account_set(f->store, &bank, &factor), CASH_NOT_FOUND);
+    assert_int_equal(store_bank_account_set(f->store, &bank, &factor, NULL), CASH_NOT_FOUND);
     assert_int_equal(fixture_uses(f, third_id), 0);
     fixture_free(f);
 }

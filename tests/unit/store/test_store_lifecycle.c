@@ -41,7 +41,7 @@ static void withdraw_new(struct fixture *f, struct withdrawal *out)
     struct second_factor factor = fixture_factor(MEMBER_A, USES_MANY);
     struct withdraw_create request;
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, TOTAL_WON);
-    assert_int_equal(store_withdraw_create(f->store, &request, out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, out, NULL), CASH_OK);
 }
 
 static cash_result confirm(struct store *store, const char *withdraw_id, const char *name,
@@ -76,7 +76,7 @@ static cash_result cancel(struct store *store, const char *withdraw_id, struct w
     char history_id[HISTORY_ID_LENGTH + 1];
     fixture_id(history_id);
     return store_withdraw_cancel(store, ACCOUNT_A, withdraw_id, history_id, FIXTURE_NOW_MS + 7000,
-                                 out);
+                                 out, NULL);
 }
 
 static int64_t refunds_of(struct fixture *f, const char *withdraw_id)
@@ -297,7 +297,7 @@ static void test_every_status_pair(void **state)
 
 /* ---- races ---- */
 
-enum racer_kind { RACER_CONFIRM, RACER_CONFIRM_SAME, RACER_REJECT, RACER_CANCEL };
+enum racer_kind { RACER_CONFIRM, RACER_CONFIRM_SAME, RACER_REJECT, RACER_CANCEL, RACER_CLAIM };
 
 struct racer {
     struct store *store;
@@ -323,6 +323,12 @@ static void *racer_run(void *pointer)
     case RACER_CANCEL:
         racer->result = cancel(racer->store, racer->withdraw_id, &out);
         break;
+    case RACER_CLAIM: {
+        struct withdraw_claim claim = {
+            .owner = "racer", .now_ms = FIXTURE_NOW_MS + 8000, .lease_ms = 60000};
+        racer->result = store_withdraw_claim(racer->store, &claim, &out);
+        break;
+    }
     }
     return NULL;
 }
@@ -607,6 +613,47 @@ static void test_overdue_list(void **state)
     fixture_free(f);
 }
 
+/* An operator's reject against the worker's claim, on two stores: exactly one wins; a rejected
+ * one is refunded once and never paid, a claimed one cannot be rejected any more. */
+static void test_reject_races_the_claim(void **state)
+{
+    (void)state;
+    struct fixture *f = setup(10000000);
+    struct store *second = NULL;
+    char why[256] = "";
+    if (store_open(f->url, &second, why, sizeof(why)) != CASH_OK) {
+        fail_msg("store_open: %s", why);
+    }
+    struct store *stores[2] = {f->store, second};
+    int claims_won = 0;
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        struct withdrawal w, out;
+        cash_result results[2];
+        withdraw_new(f, &w);
+        assert_int_equal(confirm(f->store, w.withdraw_id, "kim", DUAL_NEVER, &out), CASH_OK);
+        race_pair(stores, w.withdraw_id, RACER_REJECT, RACER_CLAIM, results);
+        assert_int_equal(store_withdraw_get(f->store, NULL, w.withdraw_id, &out), CASH_OK);
+        if (results[0] == CASH_OK) {
+            assert_int_equal(results[1], CASH_NOT_FOUND); /* nothing left to claim */
+            assert_int_equal(out.status, WITHDRAW_REJECTED);
+            assert_false(out.is_processing);
+            assert_int_equal(refunds_of(f, w.withdraw_id), 1);
+        } else {
+            claims_won++;
+            assert_int_equal(results[0], CASH_INVALID_STATUS);
+            assert_int_equal(results[1], CASH_OK);
+            assert_int_equal(out.status, WITHDRAW_CONFIRMED);
+            assert_true(out.is_processing);
+            assert_int_equal(refunds_of(f, w.withdraw_id), 0);
+            assert_int_equal(settle(f->store, w.withdraw_id, "racer", true, &out), CASH_OK);
+        }
+    }
+    print_message("reject vs claim: the claim won %d of %d rounds\n", claims_won, RACE_ROUNDS);
+    store_close(second);
+    assert_clean(f);
+    fixture_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_ledger_verify_lifecycle),
         cmocka_unit_test(test_claim_and_settle),
         cmocka_unit_test(test_two_workers),
+        cmocka_unit_test(test_reject_races_the_claim),
         cmocka_unit_test(test_overdue_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,7 +51,7 @@ static void *race_writer(void *pointer)
         struct withdraw_create request;
         struct withdrawal out;
         fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, RACE_TOTAL_WON);
-        cash_result result = store_withdraw_create(store, &request, &out);
+        cash_result result = store_withdraw_create(store, &request, &out, NULL);
         if (result == CASH_OK) {
             atomic_fetch_add(&race->succeeded, 1);
         } else if (result == CASH_NOT_ENOUGH_BALANCE) {

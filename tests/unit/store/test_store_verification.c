@@ -202,7 +202,7 @@ static cash_result spend(struct fixture *f, struct second_factor *factor)
 {
     struct bank_account bank;
     fixture_bank_value(&bank, ACCOUNT_A, "004", "7890", "홍길동", FIXTURE_NOW_MS);
-    return store_bank_account_set(f->store, &bank, factor);
+    return store_bank_account_set(f->store, &bank, factor, NULL);
 }
 
 static void test_factor_rules(void **state)

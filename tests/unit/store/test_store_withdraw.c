@@ -71,7 +71,7 @@ static void withdraw_ok(struct fixture *f, struct second_factor *factor, int64_t
     fixture_withdraw_request(&request, factor, ACCOUNT_A, MEMBER_A, total_won);
     request.withdrawal.created_ms = created_ms;
     request.withdrawal.updated_ms = created_ms;
-    assert_int_equal(store_withdraw_create(f->store, &request, out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, out, NULL), CASH_OK);
 }
 
 static void assert_withdrawal_equal(const struct withdrawal *a, const struct withdrawal *b)
@@ -114,7 +114,7 @@ static void test_withdraw_success(void **state)
     struct withdrawal out;
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 20000);
     assert_int_equal(request.withdrawal.fee_won, 1500);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL), CASH_OK);
 
     assert_string_equal(out.withdraw_id, request.withdrawal.withdraw_id);
     assert_string_equal(out.account_id, ACCOUNT_A);
@@ -167,7 +167,7 @@ static void test_withdraw_success(void **state)
     /* A later change of the bank account does not redirect it (SPEC 3). */
     struct bank_account bank;
     fixture_bank_value(&bank, ACCOUNT_A, "088", "1111", "Mallory", FIXTURE_NOW_MS + 1);
-    assert_int_equal(store_bank_account_set(f->store, &bank, NULL), CASH_OK);
+    assert_int_equal(store_bank_account_set(f->store, &bank, NULL, NULL), CASH_OK);
     assert_int_equal(store_withdraw_get(f->store, ACCOUNT_A, out.withdraw_id, &got), CASH_OK);
     assert_string_equal(got.bank_code, "004");
     assert_string_equal(got.masked_number, "******7890");
@@ -191,30 +191,33 @@ static void test_withdraw_refusals_in_order(void **state)
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 20000);
     request.daily_limit_won = 10000;
     snapshot_take(f, &before);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_SECOND_FACTOR_REQUIRED);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL),
+                     CASH_SECOND_FACTOR_REQUIRED);
     snapshot_same(f, &before);
 
     char verification_id[VERIFICATION_ID_LENGTH + 1];
     fixture_confirmed(f, MEMBER_A, ACCOUNT_A, FIXTURE_NOW_MS - 1000, verification_id);
     snapshot_take(f, &before);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out),
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL),
                      CASH_BANK_ACCOUNT_NOT_REGISTERED);
     snapshot_same(f, &before);
     assert_int_equal(fixture_uses(f, verification_id), 0);
 
     fixture_bank(f, ACCOUNT_A);
     snapshot_take(f, &before);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_DAILY_LIMIT_EXCEEDED);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL),
+                     CASH_DAILY_LIMIT_EXCEEDED);
     snapshot_same(f, &before);
 
     request.daily_limit_won = 100000;
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_NOT_ENOUGH_BALANCE);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL),
+                     CASH_NOT_ENOUGH_BALANCE);
     snapshot_same(f, &before);
     assert_int_equal(fixture_uses(f, verification_id), 0);
 
     /* Exactly the balance: it goes to zero, not below. */
     fixture_credit(f, ACCOUNT_A, 15000);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL), CASH_OK);
     assert_int_equal(fixture_balance(f, ACCOUNT_A), 0);
     assert_int_equal(fixture_uses(f, verification_id), 1);
 
@@ -223,24 +226,24 @@ static void test_withdraw_refusals_in_order(void **state)
     fixture_confirmed(f, MEMBER_A, ACCOUNT_A, FIXTURE_NOW_MS - 1000, NULL);
     snapshot_take(f, &before);
     fixture_id(request.history_id);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_CONFLICT);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL), CASH_CONFLICT);
     snapshot_same(f, &before);
     struct withdraw_create again;
     fixture_withdraw_request(&again, &factor, ACCOUNT_A, MEMBER_A, 20000);
     memcpy(again.history_id, request.history_id, sizeof(again.history_id));
     /* The conflict rolled back: its history id is still free. */
-    assert_int_equal(store_withdraw_create(f->store, &again, &out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &again, &out, NULL), CASH_OK);
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 1000);
     memcpy(request.history_id, again.history_id, sizeof(request.history_id));
     fixture_confirmed(f, MEMBER_A, ACCOUNT_A, FIXTURE_NOW_MS - 1000, NULL);
     snapshot_take(f, &before);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_CONFLICT);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL), CASH_CONFLICT);
     snapshot_same(f, &before);
 
     /* Amounts that do not add up are the caller's fault, refused before anything is read. */
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 1000);
     request.withdrawal.fee_won += 1;
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_INTERNAL_ERROR);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL), CASH_INTERNAL_ERROR);
     snapshot_same(f, &before);
     assert_clean(f);
     fixture_free(f);
@@ -261,20 +264,22 @@ static void test_daily_limit_counts_today(void **state)
     request.withdrawal.created_ms = day_start - 1;
     request.day_start_ms = day_start - 86400000LL;
     request.daily_limit_won = 50000;
-    assert_int_equal(store_withdraw_create(f->store, &request, &yesterday), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, &yesterday, NULL), CASH_OK);
 
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 30000);
     request.day_start_ms = day_start;
     request.daily_limit_won = 50000;
-    assert_int_equal(store_withdraw_create(f->store, &request, &first), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, &first, NULL), CASH_OK);
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 20000);
     request.day_start_ms = day_start;
     request.daily_limit_won = 50000;
-    assert_int_equal(store_withdraw_create(f->store, &request, &second), CASH_OK); /* = limit */
+    assert_int_equal(store_withdraw_create(f->store, &request, &second, NULL),
+                     CASH_OK); /* = limit */
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 1000);
     request.day_start_ms = day_start;
     request.daily_limit_won = 50000;
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_DAILY_LIMIT_EXCEEDED);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL),
+                     CASH_DAILY_LIMIT_EXCEEDED);
 
     /* Another account's withdrawals are its own. */
     fixture_confirmed(f, MEMBER_B, ACCOUNT_B, FIXTURE_NOW_MS - 1000, NULL);
@@ -284,15 +289,15 @@ static void test_daily_limit_counts_today(void **state)
     fixture_withdraw_request(&request_b, &factor_b, ACCOUNT_B, MEMBER_B, 50000);
     request_b.day_start_ms = day_start;
     request_b.daily_limit_won = 50000;
-    assert_int_equal(store_withdraw_create(f->store, &request_b, &out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request_b, &out, NULL), CASH_OK);
 
     /* A canceled one no longer counts. */
     char history_id[HISTORY_ID_LENGTH + 1];
     fixture_id(history_id);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, second.withdraw_id, history_id,
-                                           FIXTURE_NOW_MS + 1000, &out),
+                                           FIXTURE_NOW_MS + 1000, &out, NULL),
                      CASH_OK);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL), CASH_OK);
     assert_clean(f);
     fixture_free(f);
 }
@@ -314,7 +319,7 @@ static void test_daily_limit_statuses(void **state)
         struct withdraw_create request;
         fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 30000);
         request.daily_limit_won = 50000;
-        cash_result result = store_withdraw_create(f->store, &request, &out);
+        cash_result result = store_withdraw_create(f->store, &request, &out, NULL);
         if (withdraw_status_is_live((enum withdraw_status)status)) {
             assert_int_equal(result, CASH_DAILY_LIMIT_EXCEEDED);
         } else {
@@ -322,7 +327,7 @@ static void test_daily_limit_statuses(void **state)
             char history_id[HISTORY_ID_LENGTH + 1];
             fixture_id(history_id);
             assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, out.withdraw_id, history_id,
-                                                   FIXTURE_NOW_MS, &out),
+                                                   FIXTURE_NOW_MS, &out, NULL),
                              CASH_OK);
         }
     }
@@ -341,7 +346,8 @@ static void test_verification_uses_max(void **state)
     withdraw_ok(f, &factor, 1000, FIXTURE_NOW_MS, &out);
     struct withdraw_create request;
     fixture_withdraw_request(&request, &factor, ACCOUNT_A, MEMBER_A, 1000);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_SECOND_FACTOR_REQUIRED);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL),
+                     CASH_SECOND_FACTOR_REQUIRED);
     assert_int_equal(fixture_uses(f, verification_id), 2);
     assert_int_equal(fixture_balance(f, ACCOUNT_A), 98000);
 
@@ -349,7 +355,8 @@ static void test_verification_uses_max(void **state)
     struct second_factor factor_b = fixture_factor(MEMBER_B, 5);
     factor_b.verification_id = verification_id;
     fixture_withdraw_request(&request, &factor_b, ACCOUNT_B, MEMBER_B, 1000);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_SECOND_FACTOR_REQUIRED);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL),
+                     CASH_SECOND_FACTOR_REQUIRED);
     fixture_free(f);
 }
 
@@ -368,15 +375,15 @@ static void test_cancel(void **state)
     struct snapshot before;
     snapshot_take(f, &before);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_B, w.withdraw_id, history_id,
-                                           FIXTURE_NOW_MS + 1000, &out),
+                                           FIXTURE_NOW_MS + 1000, &out, NULL),
                      CASH_NOT_FOUND);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, "00000000000000000000000000000000",
-                                           history_id, FIXTURE_NOW_MS + 1000, &out),
+                                           history_id, FIXTURE_NOW_MS + 1000, &out, NULL),
                      CASH_NOT_FOUND);
     snapshot_same(f, &before);
 
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, w.withdraw_id, history_id,
-                                           FIXTURE_NOW_MS + 1000, &out),
+                                           FIXTURE_NOW_MS + 1000, &out, NULL),
                      CASH_OK);
     assert_int_equal(out.status, WITHDRAW_CANCELED);
     assert_int_equal(out.updated_ms, FIXTURE_NOW_MS + 1000);
@@ -400,7 +407,7 @@ static void test_cancel(void **state)
     snapshot_take(f, &before);
     fixture_id(history_id);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, w.withdraw_id, history_id,
-                                           FIXTURE_NOW_MS + 2000, &out),
+                                           FIXTURE_NOW_MS + 2000, &out, NULL),
                      CASH_INVALID_STATUS);
     snapshot_same(f, &before);
     assert_clean(f);
@@ -438,14 +445,14 @@ static void test_cancel_statuses(void **state)
     fixture_sql(f, sql);
     snapshot_take(f, &before);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, processing.withdraw_id, history_id,
-                                           FIXTURE_NOW_MS + 2000, &out),
+                                           FIXTURE_NOW_MS + 2000, &out, NULL),
                      CASH_INVALID_STATUS);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, completed.withdraw_id, history_id,
-                                           FIXTURE_NOW_MS + 2000, &out),
+                                           FIXTURE_NOW_MS + 2000, &out, NULL),
                      CASH_INVALID_STATUS);
     snapshot_same(f, &before);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, confirmed.withdraw_id, history_id,
-                                           FIXTURE_NOW_MS + 2000, &out),
+                                           FIXTURE_NOW_MS + 2000, &out, NULL),
                      CASH_OK);
     assert_int_equal(out.status, WITHDRAW_CANCELED);
     assert_int_equal(out.confirmed_count, 1);
@@ -464,11 +471,11 @@ static void setup_list(struct fixture *f, struct withdrawal rows[5])
     for (int i = 0; i < 5; i++) {
         if (i == 3) {
             fixture_bank_value(&bank, ACCOUNT_A, "088", "4444", "50%_off Kim", FIXTURE_NOW_MS);
-            assert_int_equal(store_bank_account_set(f->store, &bank, NULL), CASH_OK);
+            assert_int_equal(store_bank_account_set(f->store, &bank, NULL, NULL), CASH_OK);
         }
         if (i == 4) {
             fixture_bank_value(&bank, ACCOUNT_A, "088", "5555", "50x_offy Lee", FIXTURE_NOW_MS);
-            assert_int_equal(store_bank_account_set(f->store, &bank, NULL), CASH_OK);
+            assert_int_equal(store_bank_account_set(f->store, &bank, NULL, NULL), CASH_OK);
         }
         withdraw_ok(f, &factor, 10000 * (i + 1), FIXTURE_NOW_MS + i + 1, &rows[i]);
     }
@@ -477,7 +484,7 @@ static void setup_list(struct fixture *f, struct withdrawal rows[5])
     struct withdraw_create request;
     struct withdrawal out;
     fixture_withdraw_request(&request, &factor_b, ACCOUNT_B, MEMBER_B, 10000);
-    assert_int_equal(store_withdraw_create(f->store, &request, &out), CASH_OK);
+    assert_int_equal(store_withdraw_create(f->store, &request, &out, NULL), CASH_OK);
 }
 
 static void query_init(struct withdraw_query *query, const char *account_id, size_t limit)
@@ -572,7 +579,7 @@ static void test_list_filters(void **state)
     char history_id[HISTORY_ID_LENGTH + 1];
     fixture_id(history_id);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, rows[1].withdraw_id, history_id,
-                                           FIXTURE_NOW_MS + 100, &out),
+                                           FIXTURE_NOW_MS + 100, &out, NULL),
                      CASH_OK);
     struct withdraw_query query;
 
@@ -678,7 +685,7 @@ static void test_ledger_verify_detects(void **state)
     char history_id[HISTORY_ID_LENGTH + 1];
     fixture_id(history_id);
     assert_int_equal(store_withdraw_cancel(f->store, ACCOUNT_A, first.withdraw_id, history_id,
-                                           FIXTURE_NOW_MS, &out),
+                                           FIXTURE_NOW_MS, &out, NULL),
                      CASH_OK);
     assert_clean(f);
 
