@@ -1,7 +1,9 @@
 #include "auth/auth.h"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/auth_header.h"
@@ -11,17 +13,109 @@
 #define AUTH_MESSAGE_BYTES_MAX (AUTH_DATE_BYTES_MAX + AUTH_SALT_BYTES_MAX + 1)
 #define AUTH_HMAC_HEX_BYTES    65
 
-/* The HMAC of date + salt under the secret, as lower-case hex. */
-static bool auth_signature_hex(enum hmac_method method, const char *secret, const char *date,
-                               const char *salt, char out_hex[AUTH_HMAC_HEX_BYTES])
+/*
+ * Keyed HMACs of the API keys a thread saw last: the secret is opened and the HMAC keyed once per
+ * key and thread, not per request. A slot serves only the same sealed secret, so a key whose
+ * secret changed is keyed again; revocation and statuses are read from the store every time.
+ */
+struct auth_mac_slot {
+    char api_key[AUTH_API_KEY_LENGTH + 1];
+    enum hmac_method method;
+    char sealed_secret[SEALED_BYTES_MAX + 1];
+    struct crypto_mac *mac; /* owned; NULL for an empty slot */
+};
+
+struct auth_mac_cache {
+    struct auth_mac_slot slots[AUTH_MAC_CACHE_KEYS];
+    size_t next_victim;
+};
+
+static pthread_key_t auth_mac_cache_key;
+static pthread_once_t auth_mac_cache_once = PTHREAD_ONCE_INIT;
+static bool auth_mac_cache_ready;
+
+static void auth_mac_cache_free(void *pointer)
+{
+    struct auth_mac_cache *cache = pointer;
+    for (size_t i = 0; i < AUTH_MAC_CACHE_KEYS; i++) {
+        crypto_mac_free(cache->slots[i].mac);
+    }
+    free(cache);
+}
+
+static void auth_mac_cache_init(void)
+{
+    auth_mac_cache_ready = pthread_key_create(&auth_mac_cache_key, auth_mac_cache_free) == 0;
+}
+
+/* This thread's cache; NULL if it cannot have one (then every request keys its own HMAC). */
+static struct auth_mac_cache *auth_mac_cache_get(void)
+{
+    pthread_once(&auth_mac_cache_once, auth_mac_cache_init);
+    if (!auth_mac_cache_ready) {
+        return NULL;
+    }
+    struct auth_mac_cache *cache = pthread_getspecific(auth_mac_cache_key);
+    if (cache == NULL) {
+        cache = calloc(1, sizeof(*cache));
+        if (cache != NULL && pthread_setspecific(auth_mac_cache_key, cache) != 0) {
+            free(cache);
+            cache = NULL;
+        }
+    }
+    return cache;
+}
+
+/* A keyed HMAC for the key's secret: from the slot, or opened and keyed into it (or, without a
+ * cache, into *owned_out, which the caller frees). NULL when the secret cannot be opened. */
+static struct crypto_mac *auth_mac_for(const struct keyring *keyring, const struct api_key *key,
+                                       enum hmac_method method, struct crypto_mac **owned_out)
+{
+    struct auth_mac_cache *cache = auth_mac_cache_get();
+    struct auth_mac_slot *slot = NULL;
+    *owned_out = NULL;
+    for (size_t i = 0; cache != NULL && i < AUTH_MAC_CACHE_KEYS; i++) {
+        struct auth_mac_slot *candidate = &cache->slots[i];
+        if (candidate->mac != NULL && candidate->method == method &&
+            strcmp(candidate->api_key, key->api_key) == 0) {
+            if (strcmp(candidate->sealed_secret, key->sealed_secret) == 0) {
+                return candidate->mac;
+            }
+            slot = candidate; /* the secret changed: key it again here */
+        }
+    }
+    char secret[SEALED_BYTES_MAX + 1];
+    struct crypto_mac *mac = NULL;
+    if (crypto_open(keyring, key->sealed_secret, secret, sizeof(secret))) {
+        mac = crypto_mac_new(method, secret, strlen(secret));
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (mac == NULL || cache == NULL) {
+        *owned_out = mac;
+        return mac;
+    }
+    if (slot == NULL) {
+        slot = &cache->slots[cache->next_victim];
+        cache->next_victim = (cache->next_victim + 1) % AUTH_MAC_CACHE_KEYS;
+    }
+    crypto_mac_free(slot->mac);
+    slot->mac = mac;
+    slot->method = method;
+    snprintf(slot->api_key, sizeof(slot->api_key), "%s", key->api_key);
+    snprintf(slot->sealed_secret, sizeof(slot->sealed_secret), "%s", key->sealed_secret);
+    return mac;
+}
+
+/* The HMAC of date + salt under the key's secret, as lower-case hex. */
+static bool auth_signature_hex(struct crypto_mac *mac, const char *date, const char *salt,
+                               char out_hex[AUTH_HMAC_HEX_BYTES])
 {
     char message[AUTH_MESSAGE_BYTES_MAX];
     int length = snprintf(message, sizeof(message), "%s%s", date, salt);
     if (length < 0 || (size_t)length >= sizeof(message)) {
         return false;
     }
-    return crypto_hmac_hex(method, secret, strlen(secret), message, (size_t)length, out_hex,
-                           AUTH_HMAC_HEX_BYTES);
+    return crypto_mac_hex(mac, message, (size_t)length, out_hex, AUTH_HMAC_HEX_BYTES);
 }
 
 /* SPEC 1: a date more than 15 minutes from server time is refused, and says so. */
@@ -42,21 +136,22 @@ static cash_result auth_check_skew(const struct auth_header *header, int64_t now
     return CASH_OK;
 }
 
-/* Opens the key's secret and compares the expected signature with the header's. */
+/* Compares the expected signature, under the key's secret, with the header's. */
 static cash_result auth_check_signature(const struct keyring *keyring, const struct api_key *key,
                                         const struct auth_header *header, char *why,
                                         size_t why_size)
 {
-    char secret[SEALED_BYTES_MAX + 1];
     char expected[AUTH_HMAC_HEX_BYTES];
     cash_result result = CASH_OK;
-    if (!crypto_open(keyring, key->sealed_secret, secret, sizeof(secret))) {
+    struct crypto_mac *owned = NULL;
+    struct crypto_mac *mac = auth_mac_for(keyring, key, header->method, &owned);
+    if (mac == NULL) {
         log_error("cannot open the secret of API key %s with data key %s", key->api_key,
                   keyring->key_id);
         snprintf(why, why_size, "%s", result_message(CASH_INTERNAL_ERROR));
         return CASH_INTERNAL_ERROR;
     }
-    if (!auth_signature_hex(header->method, secret, header->date, header->salt, expected)) {
+    if (!auth_signature_hex(mac, header->date, header->salt, expected)) {
         snprintf(why, why_size, "%s", result_message(CASH_INTERNAL_ERROR));
         result = CASH_INTERNAL_ERROR;
         goto out_wipe;
@@ -66,7 +161,7 @@ static cash_result auth_check_signature(const struct keyring *keyring, const str
         result = CASH_SIGNATURE_DOES_NOT_MATCH;
     }
 out_wipe:
-    OPENSSL_cleanse(secret, sizeof(secret));
+    crypto_mac_free(owned);
     OPENSSL_cleanse(expected, sizeof(expected));
     return result;
 }
@@ -184,7 +279,10 @@ cash_result auth_sign(enum hmac_method method, const char *api_key, const char *
     char signature[AUTH_HMAC_HEX_BYTES];
     char why[160];
     struct auth_header parsed;
-    if (!auth_signature_hex(method, api_secret, date, salt, signature)) {
+    struct crypto_mac *mac = crypto_mac_new(method, api_secret, strlen(api_secret));
+    bool signed_ok = mac != NULL && auth_signature_hex(mac, date, salt, signature);
+    crypto_mac_free(mac);
+    if (!signed_ok) {
         return strlen(date) + strlen(salt) >= AUTH_MESSAGE_BYTES_MAX ? CASH_VALIDATION_ERROR
                                                                      : CASH_INTERNAL_ERROR;
     }

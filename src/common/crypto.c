@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #define GCM_NONCE_BYTES 12
@@ -190,6 +192,68 @@ bool crypto_hmac_hex(enum hmac_method method, const char *secret, size_t secret_
     hex_encode(digest, digest_length, out_hex);
     OPENSSL_cleanse(digest, sizeof(digest));
     return true;
+}
+
+struct crypto_mac {
+    EVP_MAC_CTX *context;
+    size_t digest_length;
+};
+
+struct crypto_mac *crypto_mac_new(enum hmac_method method, const char *secret, size_t secret_length)
+{
+    static const unsigned char empty[1];
+    char digest_name[16];
+    snprintf(digest_name, sizeof(digest_name), "%s", method == HMAC_METHOD_MD5 ? "MD5" : "SHA256");
+    struct crypto_mac *mac = calloc(1, sizeof(*mac));
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL || hmac == NULL) {
+        goto out_fail;
+    }
+    mac->context = EVP_MAC_CTX_new(hmac);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    /* OpenSSL wants a non-NULL key even when it is empty. */
+    const unsigned char *key = secret_length == 0 ? empty : (const unsigned char *)secret;
+    if (mac->context == NULL || EVP_MAC_init(mac->context, key, secret_length, params) != 1) {
+        goto out_fail;
+    }
+    mac->digest_length = EVP_MAC_CTX_get_mac_size(mac->context);
+    EVP_MAC_free(hmac);
+    return mac;
+out_fail:
+    EVP_MAC_free(hmac);
+    crypto_mac_free(mac);
+    return NULL;
+}
+
+bool crypto_mac_hex(struct crypto_mac *mac, const char *message, size_t message_length,
+                    char *out_hex, size_t out_size)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    size_t digest_length = 0;
+    if (out_size < mac->digest_length * 2 + 1 || mac->digest_length > sizeof(digest)) {
+        return false;
+    }
+    /* A NULL key starts a new message under the key set up in crypto_mac_new. */
+    if (EVP_MAC_init(mac->context, NULL, 0, NULL) != 1 ||
+        EVP_MAC_update(mac->context, (const unsigned char *)message, message_length) != 1 ||
+        EVP_MAC_final(mac->context, digest, &digest_length, sizeof(digest)) != 1 ||
+        digest_length != mac->digest_length) {
+        return false;
+    }
+    hex_encode(digest, digest_length, out_hex);
+    OPENSSL_cleanse(digest, sizeof(digest));
+    return true;
+}
+
+void crypto_mac_free(struct crypto_mac *mac)
+{
+    if (mac != NULL) {
+        EVP_MAC_CTX_free(mac->context);
+    }
+    free(mac);
 }
 
 bool crypto_sha256_hex(const void *data, size_t length, char out_hex[65])

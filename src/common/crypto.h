@@ -64,6 +64,18 @@ enum hmac_method { HMAC_METHOD_SHA256, HMAC_METHOD_MD5 };
 bool crypto_hmac_hex(enum hmac_method method, const char *secret, size_t secret_length,
                      const char *message, size_t message_length, char *out_hex, size_t out_size);
 
+/*
+ * A keyed HMAC made once and used for many messages (the key is set up once, not per message):
+ * one thread at a time. crypto_mac_new: NULL on library failure; the secret is not kept.
+ */
+struct crypto_mac;
+struct crypto_mac *crypto_mac_new(enum hmac_method method, const char *secret,
+                                  size_t secret_length);
+/* As crypto_hmac_hex, under the mac's key; allocates nothing. */
+bool crypto_mac_hex(struct crypto_mac *mac, const char *message, size_t message_length,
+                    char *out_hex, size_t out_size);
+void crypto_mac_free(struct crypto_mac *mac);
+
 /* Constant-time equality of two strings of equal length; false if lengths differ. */
 bool crypto_equal(const char *a, size_t a_length, const char *b, size_t b_length);
 

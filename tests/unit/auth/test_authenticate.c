@@ -139,6 +139,29 @@ static void test_replay_left_to_caller(void **state)
         CASH_SIGNATURE_DOES_NOT_MATCH);
 }
 
+/* The keyed HMAC kept for a key serves only its secret: a new secret is keyed afresh. */
+static void test_new_secret_is_used_at_once(void **state)
+{
+    (void)state;
+    struct api_key out;
+    char why[200] = "";
+    char header[AUTH_HEADER_BYTES_MAX];
+    assert_int_equal(authenticate(good_header, DATE_MS, &out, why, sizeof(why)), CASH_OK);
+    static const char new_secret[] = "ZYXWVUTSRQPONMLKJIHGFEDCBA543210";
+    assert_true(crypto_seal(&keyring, new_secret, strlen(new_secret), fake.key.sealed_secret,
+                            sizeof(fake.key.sealed_secret)));
+    assert_int_equal(authenticate(good_header, DATE_MS, &out, why, sizeof(why)),
+                     CASH_SIGNATURE_DOES_NOT_MATCH);
+    assert_int_equal(
+        auth_sign(HMAC_METHOD_SHA256, KEY, new_secret, DATE, SALT, header, sizeof(header)),
+        CASH_OK);
+    assert_int_equal(authenticate(header, DATE_MS, &out, why, sizeof(why)), CASH_OK);
+    /* and MD5 under the same key is its own HMAC */
+    assert_int_equal(
+        auth_sign(HMAC_METHOD_MD5, KEY, new_secret, DATE, SALT, header, sizeof(header)), CASH_OK);
+    assert_int_equal(authenticate(header, DATE_MS, &out, why, sizeof(why)), CASH_OK);
+}
+
 static void test_upper_case_and_md5(void **state)
 {
     (void)state;
@@ -262,6 +285,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_success_remembers_signature, reset),
         cmocka_unit_test_setup(test_replay_left_to_caller, reset),
+        cmocka_unit_test_setup(test_new_secret_is_used_at_once, reset),
         cmocka_unit_test_setup(test_upper_case_and_md5, reset),
         cmocka_unit_test_setup(test_missing_and_unparseable, reset),
         cmocka_unit_test_setup(test_skew, reset),

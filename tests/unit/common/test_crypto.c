@@ -144,6 +144,17 @@ static void expect_hmac(enum hmac_method method, const char *key, size_t key_len
     assert_true(
         crypto_hmac_hex(method, key, key_length, message, strlen(message), out, sizeof(out)));
     assert_string_equal(out, expected);
+    /* the keyed HMAC made once gives the same, message after message */
+    struct crypto_mac *mac = crypto_mac_new(method, key, key_length);
+    assert_non_null(mac);
+    for (int round = 0; round < 3; round++) {
+        memset(out, 0, sizeof(out));
+        assert_true(crypto_mac_hex(mac, message, strlen(message), out, sizeof(out)));
+        assert_string_equal(out, expected);
+        assert_true(crypto_mac_hex(mac, "other", 5, out, sizeof(out)));
+    }
+    assert_false(crypto_mac_hex(mac, message, strlen(message), out, strlen(expected)));
+    crypto_mac_free(mac);
 }
 
 static void test_hmac_sha256_vectors(void **state)
@@ -270,6 +281,55 @@ static void test_seal_round_trip(void **state)
     assert_false(crypto_seal(&keyring, longest, 156, sealed, sizeof(sealed)));
     assert_false(crypto_seal(&keyring, "1", 1, sealed, SEALED_BYTES_MAX));
     keyring_wipe(&keyring);
+}
+
+/* Texts of any length up to SEALED_TEXT_BYTES_MAX, sealed and opened on the heap. */
+static void test_seal_text(void **state)
+{
+    (void)state;
+    struct keyring keyring;
+    struct keyring other;
+    keyring_of(0x11, &keyring);
+    keyring_of(0x22, &other);
+    size_t length = 10000;
+    char *plain = malloc(length + 1);
+    assert_non_null(plain);
+    memset(plain, 'q', length);
+    plain[length] = '\0';
+    char *sealed = crypto_seal_text(&keyring, plain, length);
+    assert_non_null(sealed);
+    assert_memory_equal(sealed, keyring.key_id, KEY_ID_HEX_LENGTH);
+    assert_null(strstr(sealed, "qqqq"));
+    char *opened = crypto_open_text(&keyring, sealed);
+    assert_non_null(opened);
+    assert_string_equal(opened, plain);
+    free(opened);
+    assert_null(crypto_open_text(&other, sealed));
+    sealed[KEY_ID_HEX_LENGTH + 20] = sealed[KEY_ID_HEX_LENGTH + 20] == 'A' ? 'B' : 'A';
+    assert_null(crypto_open_text(&keyring, sealed));
+    free(sealed);
+    sealed = crypto_seal_text(&keyring, "", 0);
+    assert_non_null(sealed);
+    opened = crypto_open_text(&keyring, sealed);
+    assert_non_null(opened);
+    assert_string_equal(opened, "");
+    free(opened);
+    free(sealed);
+    assert_null(crypto_seal_text(&keyring, plain, SEALED_TEXT_BYTES_MAX + 1));
+    assert_null(crypto_open_text(&keyring, "short"));
+    free(plain);
+    keyring_wipe(&keyring);
+    keyring_wipe(&other);
+}
+
+static void test_sha256(void **state)
+{
+    (void)state;
+    char out[65];
+    assert_true(crypto_sha256_hex("abc", 3, out));
+    assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_true(crypto_sha256_hex("", 0, out));
+    assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 static void test_open_refuses_tampering(void **state)
@@ -450,6 +510,8 @@ int main(void)
         cmocka_unit_test(test_random_text),
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_seal_round_trip),
+        cmocka_unit_test(test_seal_text),
+        cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_open_refuses_tampering),
         cmocka_unit_test(test_code_hash),
         cmocka_unit_test(test_keyring_create_and_load),
