@@ -12,7 +12,7 @@
 #define HTTP_QUERY_PARAMS_MAX 32
 #define HTTP_CONNECTION_TIMEOUT_SECONDS 30
 #define HTTP_CONNECTIONS_MAX 1024
-#define HTTP_THREADS_DEFAULT 2
+#define HTTP_THREADS_DEFAULT 16 /* by measurement: docs/PERFORMANCE.md, "Group commit" */
 #define JSON_DEPTH_MAX 8
 
 /* Authorization header (SPEC 1) */
@@ -81,6 +81,7 @@
 #define DB_TIMEOUT_MS 10000
 #define DB_URL_BYTES_MAX 1024
 #define DB_READERS_MAX 8
+#define DB_GROUP_COMMIT_JOBS_MAX 64 /* SQLite: write calls committed together, at most */
 #define DB_POOL_DEFAULT 8   /* PostgreSQL: connections one process may open (CASHD_DB_POOL) */
 #define DB_POOL_MAX 256
 #define DB_TRANSACTION_ATTEMPTS_MAX 8 /* runs of a transaction failing with SQLSTATE 40001/40P01 */

@@ -1,6 +1,28 @@
 /*
  * sqlite.c - the SQLite backend: connections, the reader pool, transactions and statement
  * helpers (sqlite_internal.h). The operations live in sqlite_*.c beside this file.
+ *
+ * Group commit. With synchronous=FULL every COMMIT syncs the WAL, and that sync, not the SQL,
+ * bounds how many durable writes a second the one writer makes. So sqlite_write_run() does not
+ * commit alone: each caller queues a job (its body, context and result slot), and the caller
+ * whose job heads the queue becomes the leader. The leader takes the connection (writer_mutex),
+ * takes every job queued by then (at most DB_GROUP_COMMIT_JOBS_MAX), and runs them in one
+ * transaction: BEGIN IMMEDIATE, then per job SAVEPOINT, the body, and RELEASE on CASH_OK or
+ * ROLLBACK TO + RELEASE otherwise (one refused request never undoes the others), then one
+ * COMMIT. It then wakes every job's caller with its result and hands the lead to the caller
+ * heading the queue, i.e. the jobs that arrived meanwhile form the next batch and no caller
+ * serves more than one batch. If the transaction is lost (COMMIT fails, or SQLite rolls it back
+ * by itself after an I/O error or SQLITE_FULL), nothing of the batch committed and every job
+ * answers a failure, CASH_OK included: a body's CASH_OK counts only once COMMIT returned.
+ * A batch of one job needs no savepoint and runs as a plain transaction. The savepoints'
+ * sub-journals stay in memory (temp_store, sqlite_conn_settings). Figures: docs/PERFORMANCE.md.
+ *
+ * Leader and followers rather than a writer thread of its own: a caller alone (no concurrency)
+ * runs its body on its own thread exactly as a plain transaction would, with no hand-off and no
+ * added latency; under load each follower costs one wake-up where a writer thread costs two
+ * (there and back); and there is no thread to start and stop with every store_open (cashctl
+ * opens stores too). The price is that the leader's own call also waits for the others' bodies,
+ * which the batch limit bounds.
  */
 #include <assert.h>
 #include <errno.h>
@@ -110,10 +132,16 @@ static cash_result sqlite_conn_settings(struct sqlite_conn *conn, bool writer)
     if (result != CASH_OK) {
         return result;
     }
-    if (writer) {
-        return sqlite_pragma_wal(conn);
+    if (!writer) {
+        return sqlite_exec(conn, "PRAGMA query_only = ON", "query_only");
     }
-    return sqlite_exec(conn, "PRAGMA query_only = ON", "query_only");
+    /* A job's savepoint (group commit) keeps the pages it changes in a sub-journal until its
+     * RELEASE: in memory, not in a temporary file opened and unlinked per job past 64 KiB. */
+    result = sqlite_exec(conn, "PRAGMA temp_store = MEMORY", "temp_store");
+    if (result != CASH_OK) {
+        return result;
+    }
+    return sqlite_pragma_wal(conn);
 }
 
 static cash_result sqlite_conn_open(const char *path, bool writer, struct sqlite_conn *conn)
@@ -190,6 +218,7 @@ cash_result store_sqlite_open(const char *path, struct store **out, char *why, s
         goto out_free_path;
     }
     pthread_mutex_init(&store->writer_mutex, NULL);
+    pthread_mutex_init(&store->group_mutex, NULL);
     pthread_mutex_init(&store->readers_mutex, NULL);
     pthread_cond_init(&store->readers_cond, NULL);
     *out = &store->base;
@@ -209,9 +238,14 @@ static void sqlite_close(struct store *base)
         assert(!store->readers[i].checked_out);
         sqlite_conn_close(&store->readers[i]);
     }
+    assert(store->group_head == NULL && !store->group_leading);
+    log_debug("store: %llu write calls in %llu transactions, at most %zu in one",
+              (unsigned long long)store->group_jobs, (unsigned long long)store->group_batches,
+              store->group_batch_jobs_max);
     sqlite_conn_close(&store->writer);
     pthread_cond_destroy(&store->readers_cond);
     pthread_mutex_destroy(&store->readers_mutex);
+    pthread_mutex_destroy(&store->group_mutex);
     pthread_mutex_destroy(&store->writer_mutex);
     free(store->path);
     free(store);
@@ -304,23 +338,224 @@ static cash_result transaction_end(struct sqlite_conn *conn, bool commit)
     return result;
 }
 
-/* Runs body in BEGIN IMMEDIATE ... COMMIT on the writer connection; see sqlite_internal.h. */
-cash_result sqlite_write_run(struct sqlite_store *store, sqlite_tx_body body, void *context)
+/* ---- group commit (see the head of this file) ---- */
+
+_Static_assert(DB_GROUP_COMMIT_JOBS_MAX >= 1, "a batch holds at least the leader's own job");
+
+struct sqlite_group_job {
+    sqlite_tx_body body;
+    void *context;
+    cash_result result;            /* the leader's to write until done, then the caller's */
+    bool done;                     /* guarded by group_mutex */
+    pthread_cond_t wake;           /* done, or the job heads the queue with no leader */
+    struct sqlite_group_job *next; /* the queue's (group_mutex) until taken, then the batch's */
+};
+
+static void group_enqueue_locked(struct sqlite_store *store, struct sqlite_group_job *job)
 {
-    struct sqlite_conn *conn = &store->writer;
-    pthread_mutex_lock(&store->writer_mutex);
+    if (store->group_tail == NULL) {
+        store->group_head = job;
+    } else {
+        store->group_tail->next = job;
+    }
+    store->group_tail = job;
+    store->group_queued++;
+}
+
+/* Detaches the batch: up to DB_GROUP_COMMIT_JOBS_MAX jobs from the head, oldest first. */
+static struct sqlite_group_job *group_take_locked(struct sqlite_store *store, size_t *count_out)
+{
+    struct sqlite_group_job *first = store->group_head;
+    struct sqlite_group_job *last = first;
+    size_t count = 1;
+    assert(first != NULL);
+    while (count < DB_GROUP_COMMIT_JOBS_MAX && last->next != NULL) {
+        last = last->next;
+        count++;
+    }
+    store->group_head = last->next;
+    if (store->group_head == NULL) {
+        store->group_tail = NULL;
+    }
+    last->next = NULL;
+    assert(store->group_queued >= count);
+    store->group_queued -= count;
+    *count_out = count;
+    return first;
+}
+
+/* What every job of a batch that did not commit answers: never CASH_OK, and never a verdict on
+ * one request's data (the writes it saw were rolled back with everyone's). */
+static cash_result group_lost_result(cash_result cause)
+{
+    return cause == CASH_SERVICE_UNAVAILABLE ? CASH_SERVICE_UNAVAILABLE : CASH_INTERNAL_ERROR;
+}
+
+static void group_fail_all(struct sqlite_group_job *first, cash_result result)
+{
+    assert(result != CASH_OK);
+    for (struct sqlite_group_job *job = first; job != NULL; job = job->next) {
+        job->result = result;
+    }
+}
+
+/* Ends the batch's transaction without keeping anything, unless SQLite already rolled it back. */
+static void group_rollback(struct sqlite_conn *conn)
+{
+    sqlite_stmt_reset_all(conn);
+    if (sqlite3_get_autocommit(conn->db) != 0) {
+        return;
+    }
+    if (sqlite_exec(conn, "ROLLBACK", "rollback") != CASH_OK) {
+        log_error("store: rollback failed");
+    }
+}
+
+/*
+ * Runs one job in a savepoint of the open transaction: released when its body returns CASH_OK,
+ * rolled back to otherwise, which undoes this job's writes and no one else's. False when the
+ * batch is lost: SQLite ended the transaction itself (an I/O error, SQLITE_FULL), or a savepoint
+ * statement failed.
+ */
+static bool group_job_run(struct sqlite_conn *conn, struct sqlite_group_job *job)
+{
+    job->result = sqlite_exec(conn, "SAVEPOINT job", "savepoint");
+    if (job->result != CASH_OK) {
+        return false;
+    }
+    job->result = job->body(conn, job->context);
+    /* As at the end of a transaction: nothing left running, no binding into the caller's memory. */
+    sqlite_stmt_reset_all(conn);
+    if (sqlite3_get_autocommit(conn->db) != 0) {
+        log_error("store: the transaction of a batch was rolled back under it: %s",
+                  sqlite3_errmsg(conn->db));
+        return false;
+    }
+    const char *end = job->result == CASH_OK ? "RELEASE job" : "ROLLBACK TO job; RELEASE job";
+    return sqlite_exec(conn, end, "savepoint end") == CASH_OK;
+}
+
+/* A batch of one needs no savepoint: the open transaction is the job's own. */
+static void group_alone_run(struct sqlite_conn *conn, struct sqlite_group_job *job)
+{
+    job->result = job->body(conn, job->context);
+    sqlite_stmt_reset_all(conn);
+    if (job->result != CASH_OK) {
+        group_rollback(conn);
+        return;
+    }
+    cash_result committed = sqlite_exec(conn, "COMMIT", "commit");
+    if (committed != CASH_OK) {
+        group_rollback(conn);
+        job->result = group_lost_result(committed);
+    }
+}
+
+/* One transaction for the batch (writer_mutex held); leaves every job's final result. */
+static void group_batch_run(struct sqlite_conn *conn, struct sqlite_group_job *first)
+{
     cash_result result = sqlite_exec(conn, "BEGIN IMMEDIATE", "begin");
     if (result != CASH_OK) {
-        goto out_unlock;
+        group_fail_all(first, result); /* busy past DB_TIMEOUT_MS: CASH_SERVICE_UNAVAILABLE */
+        return;
     }
-    result = body(conn, context);
-    cash_result ended = transaction_end(conn, result == CASH_OK);
-    if (result == CASH_OK) {
-        result = ended;
+    if (first->next == NULL) {
+        group_alone_run(conn, first);
+        return;
     }
-out_unlock:
+    for (struct sqlite_group_job *job = first; job != NULL; job = job->next) {
+        if (!group_job_run(conn, job)) {
+            cash_result lost = group_lost_result(job->result);
+            group_rollback(conn);
+            group_fail_all(first, lost);
+            return;
+        }
+    }
+    /* A body's CASH_OK counts from here on only: synchronous=FULL syncs the WAL in COMMIT. */
+    result = sqlite_exec(conn, "COMMIT", "commit");
+    if (result != CASH_OK) {
+        group_rollback(conn);
+        group_fail_all(first, group_lost_result(result));
+    }
+}
+
+/* Answers every job of the batch and passes the lead to the next queued caller. */
+static void group_finish_locked(struct sqlite_store *store, struct sqlite_group_job *first,
+                                size_t count)
+{
+    struct sqlite_group_job *job = first;
+    while (job != NULL) {
+        struct sqlite_group_job *next = job->next;
+        job->done = true;
+        pthread_cond_signal(&job->wake);
+        job = next;
+    }
+    store->group_batches++;
+    store->group_jobs += count;
+    if (count > store->group_batch_jobs_max) {
+        store->group_batch_jobs_max = count;
+    }
+    store->group_leading = false;
+    if (store->group_head != NULL) {
+        pthread_cond_signal(&store->group_head->wake);
+    }
+}
+
+/* The caller whose job heads the queue runs one batch; entered and left with group_mutex held. */
+static void group_lead(struct sqlite_store *store, struct sqlite_group_job *own)
+{
+    (void)own; /* for the assertions */
+    assert(!store->group_leading && store->group_head == own);
+    store->group_leading = true;
+    pthread_mutex_unlock(&store->group_mutex);
+    pthread_mutex_lock(&store->writer_mutex);
+    /* Taken only now, so that the jobs queued while the connection was busy join the batch. */
+    pthread_mutex_lock(&store->group_mutex);
+    size_t count = 0;
+    struct sqlite_group_job *first = group_take_locked(store, &count);
+    pthread_mutex_unlock(&store->group_mutex);
+    assert(first == own);
+    group_batch_run(&store->writer, first);
     pthread_mutex_unlock(&store->writer_mutex);
-    return result;
+    pthread_mutex_lock(&store->group_mutex);
+    group_finish_locked(store, first, count);
+}
+
+/* Runs body in the write transaction of a batch, durable before it returns (sqlite_internal.h). */
+cash_result sqlite_write_run(struct sqlite_store *store, sqlite_tx_body body, void *context)
+{
+    struct sqlite_group_job job = {
+        .body = body,
+        .context = context,
+        .result = CASH_INTERNAL_ERROR,
+        .done = false,
+        .next = NULL,
+    };
+    pthread_cond_init(&job.wake, NULL);
+    pthread_mutex_lock(&store->group_mutex);
+    group_enqueue_locked(store, &job);
+    while (!job.done && (store->group_leading || store->group_head != &job)) {
+        pthread_cond_wait(&job.wake, &store->group_mutex);
+    }
+    if (!job.done) {
+        group_lead(store, &job);
+    }
+    assert(job.done);
+    pthread_mutex_unlock(&store->group_mutex);
+    pthread_cond_destroy(&job.wake);
+    return job.result;
+}
+
+/* Copies the group-commit counters (sqlite_internal.h). */
+void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stats *out)
+{
+    pthread_mutex_lock(&store->group_mutex);
+    out->batches = store->group_batches;
+    out->jobs = store->group_jobs;
+    out->batch_jobs_max = store->group_batch_jobs_max;
+    out->queued = store->group_queued;
+    out->leading = store->group_leading;
+    pthread_mutex_unlock(&store->group_mutex);
 }
 
 /* Runs body on a reader connection, in one read transaction when snapshot. */

@@ -557,10 +557,6 @@ cash_result sqlite_replay_remember(struct store *base, const char *api_key,
         .now_ms = now_ms,
         .expires_ms = expires_ms,
     };
-    /* The counter is guarded by the writer mutex; the transaction takes it again below. */
-    pthread_mutex_lock(&store->writer_mutex);
-    context.prune = store->replay_calls % REPLAY_PRUNE_EVERY_CALLS == 0;
-    store->replay_calls++;
-    pthread_mutex_unlock(&store->writer_mutex);
+    context.prune = atomic_fetch_add(&store->replay_calls, 1) % REPLAY_PRUNE_EVERY_CALLS == 0;
     return sqlite_write_run(store, replay_body, &context);
 }

@@ -2,7 +2,8 @@
  * sqlite_internal.h - what the files of the SQLite backend share, private to src/store.
  *
  * Concurrency (store.h: safe from many threads): one writer connection guarded by writer_mutex,
- * on which every write runs as BEGIN IMMEDIATE ... COMMIT, and a pool of up to DB_READERS_MAX
+ * on which writes run as BEGIN IMMEDIATE ... COMMIT, several callers' writes in one transaction
+ * (group commit, sqlite.c), and a pool of up to DB_READERS_MAX
  * reader connections checked out one per call. Other processes writing the same file are waited
  * for by SQLite's busy handler for DB_TIMEOUT_MS; past that the call answers
  * CASH_SERVICE_UNAVAILABLE.
@@ -12,6 +13,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,12 +35,23 @@ struct sqlite_conn {
     bool checked_out; /* readers only: in use by one call */
 };
 
+struct sqlite_group_job; /* sqlite.c: one sqlite_write_run() call waiting for its batch */
+
 struct sqlite_store {
-    struct store base; /* first member: a struct store * of this backend points here */
-    char *path;        /* owned */
-    pthread_mutex_t writer_mutex;
+    struct store base;            /* first member: a struct store * of this backend points here */
+    char *path;                   /* owned */
+    pthread_mutex_t writer_mutex; /* the writer connection: held by a batch's leader throughout */
     struct sqlite_conn writer;
-    uint64_t replay_calls; /* guarded by writer_mutex */
+    atomic_uint_fast64_t replay_calls; /* store_replay_remember calls, for pruning now and then */
+    /* Group commit (sqlite.c), guarded by group_mutex, which is never held to take writer_mutex. */
+    pthread_mutex_t group_mutex;
+    struct sqlite_group_job *group_head; /* queued jobs, oldest first; borrowed from callers */
+    struct sqlite_group_job *group_tail;
+    size_t group_queued;         /* jobs queued, not yet taken by a leader */
+    bool group_leading;          /* a caller is running a batch */
+    uint64_t group_batches;      /* transactions run, committed or not */
+    uint64_t group_jobs;         /* sqlite_write_run() calls answered */
+    size_t group_batch_jobs_max; /* the largest batch so far */
     pthread_mutex_t readers_mutex;
     pthread_cond_t readers_cond;
     struct sqlite_conn readers[DB_READERS_MAX];
@@ -50,8 +63,30 @@ typedef cash_result (*sqlite_tx_body)(struct sqlite_conn *conn, void *context);
 
 struct sqlite_store *sqlite_store_of(struct store *store);
 
-/* Runs body in one write transaction (BEGIN IMMEDIATE on the writer connection). */
+/*
+ * Runs body in a write transaction on the writer connection, possibly together with other
+ * callers' bodies (group commit): body returns CASH_OK to commit its writes, anything else to
+ * have its own writes rolled back (a savepoint), never another caller's. Returns body's result
+ * once the transaction is durable, or a failure when it did not commit (CASH_SERVICE_UNAVAILABLE
+ * when the database stayed busy past DB_TIMEOUT_MS, CASH_INTERNAL_ERROR otherwise), whatever
+ * body returned. body must not end the transaction, issue BEGIN, SAVEPOINT, RELEASE or COMMIT,
+ * or call sqlite_write_run(); it sees the writes of the bodies before it in the batch, exactly
+ * as if they had committed just before. body may run on another caller's thread (the batch's
+ * leader), while its own caller waits: it must not rely on thread-local state.
+ */
 cash_result sqlite_write_run(struct sqlite_store *store, sqlite_tx_body body, void *context);
+
+/* The group-commit counters since the store opened (tests, diagnostics). */
+struct sqlite_group_stats {
+    uint64_t batches;      /* transactions run */
+    uint64_t jobs;         /* sqlite_write_run() calls answered */
+    size_t batch_jobs_max; /* the largest batch */
+    size_t queued;         /* calls waiting now, not yet in a batch */
+    bool leading;          /* a batch is running now */
+};
+
+void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stats *out);
+
 /*
  * Runs body on a reader connection. snapshot: inside BEGIN ... COMMIT, so that several
  * statements see one consistent state; otherwise every statement sees the newest commit.

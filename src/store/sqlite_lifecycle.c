@@ -19,10 +19,12 @@
 
 static const char SQL_LIFE_GET[] =
     "SELECT " SQLITE_WITHDRAW_COLUMNS " FROM withdrawals WHERE withdraw_id = ?";
+/* VALUES with a scalar subquery, not INSERT ... SELECT from the same table: that form makes
+ * SQLite copy the selected rows to a transient table first, on every withdrawal. */
 static const char SQL_EVENT_INSERT[] =
     "INSERT INTO withdrawal_events (withdraw_id, seq, actor, from_status, to_status, memo,"
-    " created_ms) SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM withdrawal_events"
-    " WHERE withdraw_id = ?";
+    " created_ms) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM withdrawal_events"
+    " WHERE withdraw_id = ?), ?, ?, ?, ?, ?)";
 static const char SQL_EVENT_LIST[] =
     "SELECT seq, actor, from_status, to_status, memo, created_ms FROM withdrawal_events"
     " WHERE withdraw_id = ? ORDER BY seq LIMIT ?";
@@ -74,12 +76,12 @@ cash_result sqlite_event_insert(struct sqlite_conn *conn, const char *withdraw_i
     struct sqlite_binder binder;
     sqlite_bind_start(&binder, stmt);
     sqlite_bind_text(&binder, withdraw_id);
+    sqlite_bind_text(&binder, withdraw_id);
     sqlite_bind_text(&binder, actor);
     sqlite_bind_text(&binder, from != NULL ? withdraw_status_name(*from) : "");
     sqlite_bind_text(&binder, withdraw_status_name(to));
     sqlite_bind_text(&binder, memo);
     sqlite_bind_int64(&binder, now_ms);
-    sqlite_bind_text(&binder, withdraw_id);
     cash_result result = sqlite_bind_check(conn, &binder, "event insert");
     if (result != CASH_OK) {
         return result;

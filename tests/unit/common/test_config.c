@@ -77,7 +77,7 @@ static void test_defaults(void **state)
     assert_int_equal(config.dual_confirm_at_won, 10000000);
     assert_int_equal(config.verification_max_uses, 1);
     assert_int_equal(config.verification_window_seconds, 300);
-    assert_int_equal(config.threads, 2);
+    assert_int_equal(config.threads, HTTP_THREADS_DEFAULT);
     assert_int_equal(config.log_level, LOG_INFO);
 }
 
