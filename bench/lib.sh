@@ -13,17 +13,18 @@ bench_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# cashd_start NAME DB_FILE KEY_FILE LOG_DIR: starts cashd on a free port with the benchmark
+# cashd_start NAME DB KEY_FILE LOG_DIR: starts cashd on a free port with the benchmark
 # settings (console mail, verifications usable BENCH_FACTOR_USES times for a day, creation limits
 # and the daily limit out of the way: a benchmark is one heavy user), waits for its
-# "listening on" line, and records pid, url and log under NAME. Settings that a cashd does not
-# know are ignored by it.
+# "listening on" line, and records pid, url and log under NAME. DB is a SQLite file or a
+# postgresql:// URL. Settings that a cashd does not know are ignored by it.
 cashd_start() {
   local name=$1 db=$2 key=$3 dir=$4
-  local log="$dir/cashd-$name.log"
+  local log="$dir/cashd-$name.log" url="sqlite:$db"
+  case $db in postgresql:*) url=$db ;; esac
   : >"$log"
   env $(env | sed -n 's/^\(CASHD_[A-Z_]*\)=.*/-u \1/p') \
-    CASHD_DB="sqlite:$db" CASHD_DATA_KEY_FILE="$key" CASHD_LISTEN=127.0.0.1:0 \
+    CASHD_DB="$url" CASHD_DATA_KEY_FILE="$key" CASHD_LISTEN=127.0.0.1:0 \
     CASHD_MAIL=console CASHD_VERIFICATION_MAX_USES="$BENCH_FACTOR_USES" \
     CASHD_VERIFICATION_WINDOW_SECONDS=86400 CASHD_DAILY_LIMIT=1000000000000 \
     CASHD_VERIFICATION_MEMBER_LIMIT=100000 CASHD_VERIFICATION_ACCOUNT_LIMIT=1000000 \

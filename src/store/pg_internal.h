@@ -60,6 +60,7 @@ struct pg_store {
     pthread_cond_t pool_cond;
     struct pg_conn *conns; /* owned, pool_size entries */
     atomic_uint_fast64_t replay_calls;
+    atomic_bool withdraw_function; /* pg_function_install put it in place (calloc: false) */
 };
 
 /* How pg_run() runs a body. */
@@ -325,5 +326,24 @@ cash_result pg_replay_insert(struct pg_conn *conn, const char *api_key, const ch
                              int64_t now_ms, int64_t expires_ms);
 cash_result pg_idempotency_forget(struct store *store, const char *api_key,
                                   const char *idempotency_key);
+
+/*
+ * The server-side function of the backend (pg_function.c). pg_function_install creates or
+ * replaces it after the migrations and sets store->withdraw_function when it is in place; an
+ * engine that refuses it leaves that false (logged) and CASH_OK, so that withdrawals keep the
+ * multi-statement transaction. CASH_SERVICE_UNAVAILABLE when the server cannot be reached.
+ */
+cash_result pg_function_install(struct pg_store *store);
+/*
+ * A withdrawal request (store.h: struct withdraw_create) as one statement on conn, run with
+ * PG_WRITE_ONE: the replay row of request (NULL, or no signature_hex: none), then the checks and
+ * writes of the multi-statement transaction in its order and with its locks. A refusal writes
+ * nothing and is the result; CASH_CONFLICT for a used withdraw or history id. On CASH_OK,
+ * *bank_out holds the bank account copied into the withdrawal and *confirmed_ms_out when the
+ * spent verification was confirmed.
+ */
+cash_result pg_withdraw_function_call(struct pg_conn *conn, const struct withdraw_create *create,
+                                      const struct store_request *request,
+                                      struct bank_account *bank_out, int64_t *confirmed_ms_out);
 
 #endif

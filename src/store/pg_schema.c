@@ -5,7 +5,8 @@
  * DDL is transactional). Two processes migrating at once: the second blocks on the first's
  * uncommitted tables, then fails with a duplicate (23505, 42P07) once it commits; that step is
  * run again and finds the version in place. No advisory lock, no LOCK TABLE: CockroachDB has
- * neither.
+ * neither. After the versions, pg_function_install (pg_function.c) puts the backend's
+ * server-side function in place.
  */
 #include <stdio.h>
 
@@ -112,7 +113,11 @@ static cash_result migrate_run(struct pg_store *store, struct migrate_context *c
     return result;
 }
 
-/* Creates or migrates the schema (store.h); one transaction per version. */
+/*
+ * Creates or migrates the schema (store.h); one transaction per version. Then the server-side
+ * function of pg_function.c, which is not part of the versions (their text is shared with
+ * SQLite), is put in place as this program has it.
+ */
 cash_result pg_migrate(struct store *base, int *version_out)
 {
     struct pg_store *store = pg_store_of(base);
@@ -130,6 +135,10 @@ cash_result pg_migrate(struct store *base, int *version_out)
         log_error("store: the database has schema version %d; this program knows up to %d",
                   context.version, newest);
         return CASH_INTERNAL_ERROR;
+    }
+    result = pg_function_install(store);
+    if (result != CASH_OK) {
+        return result;
     }
     *version_out = context.version;
     return CASH_OK;

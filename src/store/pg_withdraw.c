@@ -6,8 +6,15 @@
  * the account row is locked (so that this account's withdrawals follow one another and the daily
  * total below counts every one committed before); the bank account and the daily total are
  * read; then one statement debits the balance with a guard (WHERE balance >= total), writes the
- * ledger entry and inserts the withdrawal, or does none of it. Eight round trips with BEGIN and
- * COMMIT, none of them waiting on another account.
+ * ledger entry and inserts the withdrawal, or does none of it. None of it waits on another
+ * account.
+ *
+ * Two ways to run it. A request without an Idempotency-Key (and the operator's, with no request
+ * at all) is one statement, the server-side function of pg_function.c, which does all of the
+ * above with the replay row in one round trip. A request with a key sends the statements of
+ * this file one by one inside pg_request_run's transaction, because the answer kept with the key
+ * is rendered in C between the effect and the COMMIT; so does every request on an engine that
+ * refused the function.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -18,6 +25,7 @@
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/pg_internal.h"
+#include "store/store_request.h"
 
 static const char SQL_WITHDRAW_GET[] =
     "SELECT " PG_WITHDRAW_COLUMNS " FROM withdrawals WHERE withdraw_id = $1";
@@ -115,7 +123,8 @@ static cash_result withdraw_read(struct pg_conn *conn, const char *withdraw_id,
 
 struct withdraw_context {
     struct withdraw_create *request;
-    const char *account_id; /* NULL: any account */
+    const struct store_request *replay; /* the one-statement request: its replay row */
+    const char *account_id;             /* NULL: any account */
     const char *withdraw_id;
     const char *history_id;
     int64_t now_ms;
@@ -269,6 +278,32 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
                            context->out.created_ms);
 }
 
+/* The whole request as one statement (pg_function.c). */
+static cash_result withdraw_function_body(struct pg_conn *conn, void *context_pointer)
+{
+    struct withdraw_context *context = context_pointer;
+    struct bank_account bank;
+    cash_result result = pg_withdraw_function_call(conn, context->request, context->replay, &bank,
+                                                   &context->confirmed_ms);
+    if (result == CASH_OK) {
+        withdraw_build(context->request, &bank, context->confirmed_ms, &context->out);
+    }
+    return result;
+}
+
+/* As pg_request_run, for the one statement: retried on 40001/40P01 only, outs as it leaves them. */
+static cash_result withdraw_function_run(struct pg_store *store, struct withdraw_context *context,
+                                         struct store_request *request)
+{
+    store_request_clear(request);
+    context->replay = request;
+    cash_result result = pg_run(store, PG_WRITE_ONE, withdraw_function_body, context);
+    if (request != NULL) {
+        store_request_settle(request, result);
+    }
+    return result;
+}
+
 /* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
 static bool withdraw_request_sane(const struct withdraw_create *request)
 {
@@ -279,24 +314,33 @@ static bool withdraw_request_sane(const struct withdraw_create *request)
 }
 
 /*
- * Requests a withdrawal in one transaction (store.h): CASH_SECOND_FACTOR_REQUIRED,
- * CASH_BANK_ACCOUNT_NOT_REGISTERED, CASH_DAILY_LIMIT_EXCEEDED, CASH_NOT_ENOUGH_BALANCE in this
- * order, CASH_CONFLICT for a used withdraw or history id; nothing is written unless CASH_OK.
+ * Requests a withdrawal in one transaction (store.h): CASH_DUPLICATED_SIGNATURE,
+ * CASH_SECOND_FACTOR_REQUIRED, CASH_BANK_ACCOUNT_NOT_REGISTERED, CASH_BANK_ACCOUNT_COOLING_OFF,
+ * CASH_DAILY_LIMIT_EXCEEDED, CASH_NOT_ENOUGH_BALANCE in this order, CASH_CONFLICT for a used
+ * withdraw or history id; nothing is written unless CASH_OK. One statement unless request
+ * carries an Idempotency-Key.
  */
-cash_result pg_withdraw_create(struct store *store, struct withdraw_create *create,
+cash_result pg_withdraw_create(struct store *base, struct withdraw_create *create,
                                struct withdrawal *out, struct store_request *request)
 {
     if (!withdraw_request_sane(create)) {
         log_error("store: withdraw_create: inconsistent amounts or no second factor");
         return CASH_INTERNAL_ERROR;
     }
+    struct pg_store *store = pg_store_of(base);
     struct withdraw_context context = {.request = create};
     const struct pg_request_work work = {
         .body = withdraw_create_body,
         .context = &context,
         .row = &context.out,
     };
-    cash_result result = pg_request_run(pg_store_of(store), request, &work);
+    cash_result result = CASH_OK;
+    if (atomic_load(&store->withdraw_function) &&
+        (request == NULL || request->idempotency_key == NULL)) {
+        result = withdraw_function_run(store, &context, request);
+    } else {
+        result = pg_request_run(store, request, &work);
+    }
     if (result == CASH_OK && (request == NULL || !request->replayed)) {
         create->factor->confirmed_ms = context.confirmed_ms;
         *out = context.out;
