@@ -624,6 +624,28 @@ class ServerTestCase(unittest.TestCase):
     def verify(self, client):
         return verify(client, self.server)
 
+    def run_concurrently(self, clients, request):
+        """Runs request(index, client) in one thread per client, all released at once; the
+        replies in the order of clients."""
+        barrier = threading.Barrier(len(clients))
+        replies = [None] * len(clients)
+        errors = []
+
+        def worker(index):
+            try:
+                barrier.wait(timeout=120)
+                replies[index] = request(index, clients[index])
+            except Exception as error:  # reported below, in the test's thread
+                errors.append(error)
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(clients))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        self.assertEqual(errors, [])
+        self.assertTrue(all(reply is not None for reply in replies))
+        return replies
+
     def assert_error(self, reply, status, error_code, mentions=None):
         self.assertEqual(reply.status, status, reply)
         self.assertIsInstance(reply.json, dict, reply)

@@ -3,7 +3,6 @@ request again replays the first answer (Idempotent-Replayed: true) and does noth
 request with the key is 422, a key in flight is 409, and a request that did not commit keeps
 nothing, so it can be sent again with its key."""
 
-import threading
 import unittest
 
 from cashtest import Client, Server, ServerTestCase, ctl_ok, snapshot
@@ -98,22 +97,8 @@ class IdempotencyTest(ServerTestCase):
         withdrawal happened and every other answer replays it or says the key is in use."""
         for client in clients:
             client.get("/cash/v1/balance")  # open every connection before the race
-        barrier = threading.Barrier(len(clients))
-        replies = [None] * len(clients)
-        errors = []
-
-        def worker(index):
-            try:
-                barrier.wait(timeout=120)
-                replies[index] = self.withdraw(clients[index], TOTAL, "one-key", verification)
-            except Exception as error:  # reported below, in the test's thread
-                errors.append(error)
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(clients))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        self.assertEqual(errors, [])
+        replies = self.run_concurrently(
+            clients, lambda i, client: self.withdraw(client, TOTAL, "one-key", verification))
         done = [r for r in replies if r.status == 200]
         fresh = [r for r in done if "idempotent-replayed" not in r.headers]
         for reply in replies:

@@ -1,7 +1,6 @@
 """Concurrency (SPEC 3, 5): the balance never goes below zero and a verification is never spent
 more often than allowed, whatever the number of concurrent requests."""
 
-import threading
 import unittest
 
 from cashtest import ServerTestCase
@@ -12,27 +11,6 @@ TOTAL = 20000
 
 class RaceTest(ServerTestCase):
     server_env = {"CASHD_THREADS": "8", "CASHD_VERIFICATION_MAX_USES": "3"}
-
-    def run_concurrently(self, clients, request):
-        """Runs request(client) in one thread per client, all released at once."""
-        barrier = threading.Barrier(len(clients))
-        replies = [None] * len(clients)
-        errors = []
-
-        def worker(index):
-            try:
-                barrier.wait(timeout=120)
-                replies[index] = request(index, clients[index])
-            except Exception as error:  # reported below, in the test's thread
-                errors.append(error)
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(clients))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        self.assertEqual(errors, [])
-        self.assertTrue(all(reply is not None for reply in replies))
-        return replies
 
     def test_balance_for_exactly_k_withdrawals(self):
         customer = self.customer(balance=K * TOTAL)

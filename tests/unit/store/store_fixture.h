@@ -430,6 +430,48 @@ static inline void fixture_withdraw_request(struct withdraw_create *request,
     request->factor = factor;
 }
 
+/* Every field of two withdrawals but the id (two requests made the same row). */
+static inline void fixture_assert_same_withdrawal(const struct withdrawal *a,
+                                                  const struct withdrawal *b)
+{
+    assert_string_equal(a->account_id, b->account_id);
+    assert_string_equal(a->member_id, b->member_id);
+    assert_string_equal(a->bank_code, b->bank_code);
+    assert_string_equal(a->sealed_number, b->sealed_number);
+    assert_string_equal(a->masked_number, b->masked_number);
+    assert_string_equal(a->holder_name, b->holder_name);
+    assert_int_equal(a->status, b->status);
+    assert_int_equal(a->is_processing, b->is_processing);
+    assert_int_equal(a->confirmed_count, b->confirmed_count);
+    assert_string_equal(a->memo, b->memo);
+    assert_string_equal(a->transaction_id, b->transaction_id);
+    assert_int_equal(a->transaction_ms, b->transaction_ms);
+    assert_int_equal(a->amount_won, b->amount_won);
+    assert_int_equal(a->fee_won, b->fee_won);
+    assert_int_equal(a->total_amount_won, b->total_amount_won);
+    assert_int_equal(a->confirmed_ms, b->confirmed_ms);
+    assert_int_equal(a->created_ms, b->created_ms);
+    assert_int_equal(a->updated_ms, b->updated_ms);
+}
+
+/*
+ * A store_request renderer for the withdrawal writes: "<result>:<withdrawId>", 200 for CASH_OK
+ * and 400 otherwise. request->render_context, when set, is an int counting the calls.
+ */
+static inline bool fixture_render_withdrawal(struct store_request *request, cash_result result,
+                                             const void *row, struct store_answer *answer)
+{
+    const struct withdrawal *w = row;
+    char text[64];
+    snprintf(text, sizeof(text), "%d:%s", (int)result, w->withdraw_id);
+    if (request->render_context != NULL) {
+        (*(int *)request->render_context)++;
+    }
+    answer->status = result == CASH_OK ? 200 : 400;
+    answer->body = strdup(text);
+    return answer->body != NULL;
+}
+
 struct fixture_problems {
     size_t count;
     char first[256];

@@ -28,21 +28,8 @@ static const char FINGERPRINT_A[] =
 static const char FINGERPRINT_B[] =
     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
-/* Renders "<result>:<withdrawId>" (the row of a withdrawal write), counting its calls. */
+/* Renders of the kept answers (fixture_render_withdrawal counts them here). */
 static int render_calls;
-
-static bool render_withdrawal(struct store_request *request, cash_result result, const void *row,
-                              struct store_answer *answer)
-{
-    (void)request;
-    const struct withdrawal *w = row;
-    char text[64];
-    snprintf(text, sizeof(text), "%d:%s", (int)result, w->withdraw_id);
-    render_calls++;
-    answer->status = result == CASH_OK ? 200 : 400;
-    answer->body = strdup(text);
-    return answer->body != NULL;
-}
 
 static void request_init(struct store_request *request, const char *key, const char *fingerprint,
                          const char *signature, int64_t now_ms)
@@ -55,7 +42,8 @@ static void request_init(struct store_request *request, const char *key, const c
     request->fingerprint = fingerprint;
     request->idempotency_expires_ms = now_ms + DAY_MS;
     request->now_ms = now_ms;
-    request->render = render_withdrawal;
+    request->render = fixture_render_withdrawal;
+    request->render_context = &render_calls;
 }
 
 static struct fixture *setup(int64_t balance)

@@ -48,18 +48,6 @@ enum way {
 
 static const char *const way_names[WAY_COUNT] = {"no request", "signed", "keyed"};
 
-static bool render_withdrawal(struct store_request *request, cash_result result, const void *row,
-                              struct store_answer *answer)
-{
-    (void)request;
-    const struct withdrawal *w = row;
-    char text[64];
-    snprintf(text, sizeof(text), "%d:%s", (int)result, w->withdraw_id);
-    answer->status = result == CASH_OK ? 200 : 400;
-    answer->body = strdup(text);
-    return answer->body != NULL;
-}
-
 /* The request of way (NULL for WAY_NO_REQUEST) with signature. */
 static struct store_request *request_for(enum way way, const char *signature,
                                          struct store_request *request)
@@ -76,7 +64,7 @@ static struct store_request *request_for(enum way way, const char *signature,
         request->idempotency_key = signature; /* one key per request */
         request->fingerprint = FINGERPRINT;
         request->idempotency_expires_ms = FIXTURE_NOW_MS + 24 * HOUR_MS;
-        request->render = render_withdrawal;
+        request->render = fixture_render_withdrawal;
     }
     return request;
 }
@@ -408,28 +396,6 @@ static void success_send(struct fixture *f, enum way way, const char *signature,
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM withdrawal_events"), events + 1);
 }
 
-static void assert_same_withdrawal(const struct withdrawal *a, const struct withdrawal *b)
-{
-    assert_string_equal(a->account_id, b->account_id);
-    assert_string_equal(a->member_id, b->member_id);
-    assert_string_equal(a->bank_code, b->bank_code);
-    assert_string_equal(a->sealed_number, b->sealed_number);
-    assert_string_equal(a->masked_number, b->masked_number);
-    assert_string_equal(a->holder_name, b->holder_name);
-    assert_int_equal(a->status, b->status);
-    assert_int_equal(a->is_processing, b->is_processing);
-    assert_int_equal(a->confirmed_count, b->confirmed_count);
-    assert_string_equal(a->memo, b->memo);
-    assert_string_equal(a->transaction_id, b->transaction_id);
-    assert_int_equal(a->transaction_ms, b->transaction_ms);
-    assert_int_equal(a->amount_won, b->amount_won);
-    assert_int_equal(a->fee_won, b->fee_won);
-    assert_int_equal(a->total_amount_won, b->total_amount_won);
-    assert_int_equal(a->confirmed_ms, b->confirmed_ms);
-    assert_int_equal(a->created_ms, b->created_ms);
-    assert_int_equal(a->updated_ms, b->updated_ms);
-}
-
 static void test_successes_agree(void **state)
 {
     (void)state;
@@ -450,14 +416,14 @@ static void test_successes_agree(void **state)
         assert_int_equal(runs[way].out.status, WITHDRAW_PENDING);
         assert_string_equal(runs[way].out.masked_number, "******7890");
         assert_int_equal(runs[way].out.confirmed_ms, (FIXTURE_NOW_MS - 1000) / 1000 * 1000);
-        assert_same_withdrawal(&runs[way].out, &runs[0].out);
+        fixture_assert_same_withdrawal(&runs[way].out, &runs[0].out);
     }
     /* each stored row as the out said, with its ledger entry and event */
     for (int way = 0; way < WAY_COUNT; way++) {
         struct withdrawal stored;
         assert_int_equal(
             store_withdraw_get(f->store, ACCOUNT_A, runs[way].out.withdraw_id, &stored), CASH_OK);
-        assert_same_withdrawal(&stored, &runs[way].out);
+        fixture_assert_same_withdrawal(&stored, &runs[way].out);
         struct withdraw_event events[2];
         size_t count = 0;
         assert_int_equal(

@@ -77,24 +77,7 @@ static void withdraw_ok(struct fixture *f, struct second_factor *factor, int64_t
 static void assert_withdrawal_equal(const struct withdrawal *a, const struct withdrawal *b)
 {
     assert_string_equal(a->withdraw_id, b->withdraw_id);
-    assert_string_equal(a->account_id, b->account_id);
-    assert_string_equal(a->member_id, b->member_id);
-    assert_string_equal(a->bank_code, b->bank_code);
-    assert_string_equal(a->sealed_number, b->sealed_number);
-    assert_string_equal(a->masked_number, b->masked_number);
-    assert_string_equal(a->holder_name, b->holder_name);
-    assert_int_equal(a->status, b->status);
-    assert_int_equal(a->is_processing, b->is_processing);
-    assert_int_equal(a->confirmed_count, b->confirmed_count);
-    assert_string_equal(a->memo, b->memo);
-    assert_string_equal(a->transaction_id, b->transaction_id);
-    assert_int_equal(a->transaction_ms, b->transaction_ms);
-    assert_int_equal(a->amount_won, b->amount_won);
-    assert_int_equal(a->fee_won, b->fee_won);
-    assert_int_equal(a->total_amount_won, b->total_amount_won);
-    assert_int_equal(a->confirmed_ms, b->confirmed_ms);
-    assert_int_equal(a->created_ms, b->created_ms);
-    assert_int_equal(a->updated_ms, b->updated_ms);
+    fixture_assert_same_withdrawal(a, b);
 }
 
 static void assert_clean(struct fixture *f)
