@@ -41,7 +41,10 @@ static cash_result schema_version_read(struct sqlite_conn *conn, int *version_ou
         row.ok = false;
     }
     *version_out = (int)version;
-    return sqlite_row_check(&row, "schema version");
+    result = sqlite_row_check(&row, "schema version");
+    /* Done with: a statement left running would lock the schema against DROP INDEX. */
+    sqlite3_reset(stmt);
+    return result;
 }
 
 static cash_result schema_apply(struct sqlite_conn *conn, const struct schema_migration *migration)

@@ -53,10 +53,10 @@ static void test_migrate_idempotent(void **state)
     struct fixture *f = fixture_new();
     int version = 0;
     assert_int_equal(store_migrate(f->store, &version), CASH_OK);
-    assert_int_equal(version, 4);
+    assert_int_equal(version, 5);
     assert_int_equal(store_migrate(f->store, &version), CASH_OK);
-    assert_int_equal(version, 4);
-    assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM schema_version"), 4);
+    assert_int_equal(version, 5);
+    assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM schema_version"), 5);
 
     /* Reopened, as a second process would: still one version, data kept. */
     fixture_account(f, ACCOUNT_A);
@@ -64,8 +64,8 @@ static void test_migrate_idempotent(void **state)
     char why[256] = "";
     assert_int_equal(store_open(f->url, &f->store, why, sizeof(why)), CASH_OK);
     assert_int_equal(store_migrate(f->store, &version), CASH_OK);
-    assert_int_equal(version, 4);
-    assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM schema_version"), 4);
+    assert_int_equal(version, 5);
+    assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM schema_version"), 5);
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM accounts"), 1);
 
     /* A database from a newer program is refused, not half-used. */
