@@ -82,6 +82,8 @@
 #define DB_URL_BYTES_MAX 1024
 #define DB_READERS_MAX 8
 #define DB_GROUP_COMMIT_JOBS_MAX 64 /* SQLite: write calls committed together, at most */
+#define DB_CHECKPOINT_FRAMES 1000   /* SQLite: WAL frames that start a checkpoint (its default) */
+#define DB_CHECKPOINT_CATCH_UP_FRAMES 4000 /* SQLite: past these the checkpoint holds the writer */
 #define DB_POOL_DEFAULT 8   /* PostgreSQL: connections one process may open (CASHD_DB_POOL) */
 #define DB_POOL_MAX 256
 #define DB_TRANSACTION_ATTEMPTS_MAX 8 /* runs of a transaction failing with SQLSTATE 40001/40P01 */

@@ -17,6 +17,11 @@
  * A batch of one job needs no savepoint and runs as a plain transaction. The savepoints'
  * sub-journals stay in memory (temp_store, sqlite_conn_settings). Figures: docs/PERFORMANCE.md.
  *
+ * Checkpoints. SQLite's own would copy the WAL into the database inside the COMMIT that took the
+ * WAL past 1,000 frames, with the writer held and the batch's callers waiting. Here the writer's
+ * WAL hook only notes the WAL's length, and the leader of a batch, once it has passed the lead on,
+ * checkpoints on a connection of its own while the next batches run (checkpoint_after_batch).
+ *
  * Leader and followers rather than a writer thread of its own: a caller alone (no concurrency)
  * runs its body on its own thread exactly as a plain transaction would, with no hand-off and no
  * added latency; under load each follower costs one wake-up where a writer thread costs two
@@ -183,6 +188,66 @@ static void sqlite_conn_close(struct sqlite_conn *conn)
     memset(conn, 0, sizeof(*conn));
 }
 
+/* ---- checkpoints (see the head of this file) ---- */
+
+/* The writer's WAL hook, called after each commit: notes the WAL's length, checkpoints nothing. */
+static int wal_hook_note(void *pointer, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    struct sqlite_store *store = pointer;
+    atomic_store(&store->wal_frames, frames);
+    return SQLITE_OK;
+}
+
+/* One PASSIVE checkpoint on the checkpointer connection (checkpoint_mutex held): it copies the
+ * frames no reader still needs, never waits, and lets writes go on meanwhile. Failures are
+ * logged and left to the next batch's checkpoint. */
+static void checkpoint_run(struct sqlite_store *store)
+{
+    if (store->checkpointer.db == NULL &&
+        sqlite_conn_open(store->path, false, &store->checkpointer) != CASH_OK) {
+        return;
+    }
+    int frames = 0;
+    int copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(store->checkpointer.db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                       &frames, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        log_warn("store: checkpoint failed: %s", sqlite3_errmsg(store->checkpointer.db));
+        return;
+    }
+    atomic_store(&store->wal_frames_copied, copied > 0 ? copied : 0);
+    atomic_fetch_add(&store->checkpoints, 1);
+}
+
+/*
+ * After a batch, by its leader: a WAL of DB_CHECKPOINT_FRAMES or more is checkpointed, unless
+ * another caller is at it. Under steady writes a passive checkpoint never reaches the newest
+ * frames, and the WAL starts over (instead of growing) only once one has; so a WAL past
+ * DB_CHECKPOINT_CATCH_UP_FRAMES is checkpointed with the writer held, which copies just what came
+ * since the last one and lets the next transaction start the WAL over.
+ */
+static void checkpoint_after_batch(struct sqlite_store *store)
+{
+    int frames = atomic_load(&store->wal_frames);
+    int copied = atomic_load(&store->wal_frames_copied);
+    int uncopied = frames >= copied ? frames - copied : frames; /* or the WAL started over */
+    bool catch_up = frames >= DB_CHECKPOINT_CATCH_UP_FRAMES && uncopied > 0;
+    if ((uncopied < DB_CHECKPOINT_FRAMES && !catch_up) ||
+        pthread_mutex_trylock(&store->checkpoint_mutex) != 0) {
+        return;
+    }
+    if (catch_up) {
+        pthread_mutex_lock(&store->writer_mutex);
+    }
+    checkpoint_run(store);
+    if (catch_up) {
+        pthread_mutex_unlock(&store->writer_mutex);
+    }
+    pthread_mutex_unlock(&store->checkpoint_mutex);
+}
+
 /*
  * Opens the SQLite database at path (created if missing) in WAL mode with durable commits.
  * On success *out is owned by the caller (store_close). The schema is created by store_migrate.
@@ -217,8 +282,10 @@ cash_result store_sqlite_open(const char *path, struct store **out, char *why, s
                 path);
         goto out_free_path;
     }
+    sqlite3_wal_hook(store->writer.db, wal_hook_note, store);
     pthread_mutex_init(&store->writer_mutex, NULL);
     pthread_mutex_init(&store->group_mutex, NULL);
+    pthread_mutex_init(&store->checkpoint_mutex, NULL);
     pthread_mutex_init(&store->readers_mutex, NULL);
     pthread_cond_init(&store->readers_cond, NULL);
     *out = &store->base;
@@ -242,9 +309,11 @@ static void sqlite_close(struct store *base)
     log_debug("store: %llu write calls in %llu transactions, at most %zu in one",
               (unsigned long long)store->group_jobs, (unsigned long long)store->group_batches,
               store->group_batch_jobs_max);
+    sqlite_conn_close(&store->checkpointer);
     sqlite_conn_close(&store->writer);
     pthread_cond_destroy(&store->readers_cond);
     pthread_mutex_destroy(&store->readers_mutex);
+    pthread_mutex_destroy(&store->checkpoint_mutex);
     pthread_mutex_destroy(&store->group_mutex);
     pthread_mutex_destroy(&store->writer_mutex);
     free(store->path);
@@ -537,12 +606,16 @@ cash_result sqlite_write_run(struct sqlite_store *store, sqlite_tx_body body, vo
     while (!job.done && (store->group_leading || store->group_head != &job)) {
         pthread_cond_wait(&job.wake, &store->group_mutex);
     }
-    if (!job.done) {
+    bool led = !job.done;
+    if (led) {
         group_lead(store, &job);
     }
     assert(job.done);
     pthread_mutex_unlock(&store->group_mutex);
     pthread_cond_destroy(&job.wake);
+    if (led) {
+        checkpoint_after_batch(store);
+    }
     return job.result;
 }
 
@@ -556,6 +629,7 @@ void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stat
     out->queued = store->group_queued;
     out->leading = store->group_leading;
     pthread_mutex_unlock(&store->group_mutex);
+    out->checkpoints = atomic_load(&store->checkpoints);
 }
 
 /* Runs body on a reader connection, in one read transaction when snapshot. */

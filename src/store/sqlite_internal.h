@@ -52,6 +52,12 @@ struct sqlite_store {
     uint64_t group_batches;      /* transactions run, committed or not */
     uint64_t group_jobs;         /* sqlite_write_run() calls answered */
     size_t group_batch_jobs_max; /* the largest batch so far */
+    /* Checkpoints (sqlite.c): run after a batch by its leader, never inside a COMMIT. */
+    atomic_int wal_frames;        /* the WAL's length in frames after the newest commit */
+    atomic_int wal_frames_copied; /* of those, copied into the database by the last checkpoint */
+    pthread_mutex_t checkpoint_mutex; /* the checkpointer connection: held while checkpointing */
+    struct sqlite_conn checkpointer;  /* opened on first use */
+    atomic_uint_fast64_t checkpoints; /* checkpoints run, passive or catching up */
     pthread_mutex_t readers_mutex;
     pthread_cond_t readers_cond;
     struct sqlite_conn readers[DB_READERS_MAX];
@@ -76,13 +82,14 @@ struct sqlite_store *sqlite_store_of(struct store *store);
  */
 cash_result sqlite_write_run(struct sqlite_store *store, sqlite_tx_body body, void *context);
 
-/* The group-commit counters since the store opened (tests, diagnostics). */
+/* The group-commit and checkpoint counters since the store opened (tests, diagnostics). */
 struct sqlite_group_stats {
     uint64_t batches;      /* transactions run */
     uint64_t jobs;         /* sqlite_write_run() calls answered */
     size_t batch_jobs_max; /* the largest batch */
     size_t queued;         /* calls waiting now, not yet in a batch */
     bool leading;          /* a batch is running now */
+    uint64_t checkpoints;  /* checkpoints run (sqlite.c) */
 };
 
 void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stats *out);
