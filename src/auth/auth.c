@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,108 +15,83 @@
 #define AUTH_HMAC_HEX_BYTES    65
 
 /*
- * Keyed HMACs of the API keys a thread saw last: the secret is opened and the HMAC keyed once per
- * key and thread, not per request. A slot serves only the same sealed secret, so a key whose
- * secret changed is keyed again; revocation and statuses are read from the store every time.
+ * Keyed HMACs of the API keys seen lately, shared by all threads: the secret is opened and the
+ * HMAC keyed once per key, not per request. A key has one slot (a hash of the key picks it; a
+ * newcomer takes the slot over), and its lock is held while the slot's HMAC computes, about a
+ * microsecond. A slot serves only the same sealed secret, so a key whose secret changed is keyed
+ * again; revocation and statuses are read from the store every time.
  */
 struct auth_mac_slot {
+    pthread_mutex_t lock;
     char api_key[AUTH_API_KEY_LENGTH + 1];
     enum hmac_method method;
-    char sealed_secret[SEALED_BYTES_MAX + 1];
+    char *sealed_secret;    /* owned: the secret the mac was keyed with, as stored */
     struct crypto_mac *mac; /* owned; NULL for an empty slot */
 };
 
-struct auth_mac_cache {
-    struct auth_mac_slot slots[AUTH_MAC_CACHE_KEYS];
-    size_t next_victim;
-};
+static struct auth_mac_slot auth_mac_slots[AUTH_MAC_CACHE_KEYS];
+static pthread_once_t auth_mac_slots_once = PTHREAD_ONCE_INIT;
 
-static pthread_key_t auth_mac_cache_key;
-static pthread_once_t auth_mac_cache_once = PTHREAD_ONCE_INIT;
-static bool auth_mac_cache_ready;
-
-static void auth_mac_cache_free(void *pointer)
+static void auth_mac_slots_init(void)
 {
-    struct auth_mac_cache *cache = pointer;
     for (size_t i = 0; i < AUTH_MAC_CACHE_KEYS; i++) {
-        crypto_mac_free(cache->slots[i].mac);
+        pthread_mutex_init(&auth_mac_slots[i].lock, NULL);
     }
-    free(cache);
 }
 
-static void auth_mac_cache_init(void)
+/* FNV-1a of the key: API keys are random, any spread will do. */
+static struct auth_mac_slot *auth_mac_slot_of(const char *api_key)
 {
-    auth_mac_cache_ready = pthread_key_create(&auth_mac_cache_key, auth_mac_cache_free) == 0;
+    uint32_t hash = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)api_key; *c != '\0'; c++) {
+        hash = (hash ^ *c) * 16777619u;
+    }
+    return &auth_mac_slots[hash % AUTH_MAC_CACHE_KEYS];
 }
 
-/* This thread's cache; NULL if it cannot have one (then every request keys its own HMAC). */
-static struct auth_mac_cache *auth_mac_cache_get(void)
+/* The signature hex of message under the key's secret, keyed in (or taken from) its slot.
+ * False when the secret cannot be opened or OpenSSL fails. */
+static bool auth_mac_hex(const struct keyring *keyring, const struct api_key *key,
+                         enum hmac_method method, const char *message, size_t message_length,
+                         char *out_hex, size_t out_size)
 {
-    pthread_once(&auth_mac_cache_once, auth_mac_cache_init);
-    if (!auth_mac_cache_ready) {
-        return NULL;
-    }
-    struct auth_mac_cache *cache = pthread_getspecific(auth_mac_cache_key);
-    if (cache == NULL) {
-        cache = calloc(1, sizeof(*cache));
-        if (cache != NULL && pthread_setspecific(auth_mac_cache_key, cache) != 0) {
-            free(cache);
-            cache = NULL;
+    pthread_once(&auth_mac_slots_once, auth_mac_slots_init);
+    struct auth_mac_slot *slot = auth_mac_slot_of(key->api_key);
+    pthread_mutex_lock(&slot->lock);
+    bool keyed = slot->mac != NULL && slot->method == method &&
+                 strcmp(slot->api_key, key->api_key) == 0 &&
+                 strcmp(slot->sealed_secret, key->sealed_secret) == 0;
+    if (!keyed) {
+        char secret[SEALED_BYTES_MAX + 1];
+        struct crypto_mac *mac = NULL;
+        if (crypto_open(keyring, key->sealed_secret, secret, sizeof(secret))) {
+            mac = crypto_mac_new(method, secret, strlen(secret));
         }
-    }
-    return cache;
-}
-
-/* A keyed HMAC for the key's secret: from the slot, or opened and keyed into it (or, without a
- * cache, into *owned_out, which the caller frees). NULL when the secret cannot be opened. */
-static struct crypto_mac *auth_mac_for(const struct keyring *keyring, const struct api_key *key,
-                                       enum hmac_method method, struct crypto_mac **owned_out)
-{
-    struct auth_mac_cache *cache = auth_mac_cache_get();
-    struct auth_mac_slot *slot = NULL;
-    *owned_out = NULL;
-    for (size_t i = 0; cache != NULL && i < AUTH_MAC_CACHE_KEYS; i++) {
-        struct auth_mac_slot *candidate = &cache->slots[i];
-        if (candidate->mac != NULL && candidate->method == method &&
-            strcmp(candidate->api_key, key->api_key) == 0) {
-            if (strcmp(candidate->sealed_secret, key->sealed_secret) == 0) {
-                return candidate->mac;
-            }
-            slot = candidate; /* the secret changed: key it again here */
+        OPENSSL_cleanse(secret, sizeof(secret));
+        char *sealed_secret = strdup(key->sealed_secret);
+        if (mac == NULL || sealed_secret == NULL) {
+            crypto_mac_free(mac);
+            free(sealed_secret);
+            pthread_mutex_unlock(&slot->lock);
+            return false;
         }
+        crypto_mac_free(slot->mac);
+        free(slot->sealed_secret);
+        slot->mac = mac;
+        slot->sealed_secret = sealed_secret;
+        slot->method = method;
+        snprintf(slot->api_key, sizeof(slot->api_key), "%s", key->api_key);
     }
-    char secret[SEALED_BYTES_MAX + 1];
-    struct crypto_mac *mac = NULL;
-    if (crypto_open(keyring, key->sealed_secret, secret, sizeof(secret))) {
-        mac = crypto_mac_new(method, secret, strlen(secret));
-    }
-    OPENSSL_cleanse(secret, sizeof(secret));
-    if (mac == NULL || cache == NULL) {
-        *owned_out = mac;
-        return mac;
-    }
-    if (slot == NULL) {
-        slot = &cache->slots[cache->next_victim];
-        cache->next_victim = (cache->next_victim + 1) % AUTH_MAC_CACHE_KEYS;
-    }
-    crypto_mac_free(slot->mac);
-    slot->mac = mac;
-    slot->method = method;
-    snprintf(slot->api_key, sizeof(slot->api_key), "%s", key->api_key);
-    snprintf(slot->sealed_secret, sizeof(slot->sealed_secret), "%s", key->sealed_secret);
-    return mac;
+    bool ok = crypto_mac_hex(slot->mac, message, message_length, out_hex, out_size);
+    pthread_mutex_unlock(&slot->lock);
+    return ok;
 }
 
-/* The HMAC of date + salt under the key's secret, as lower-case hex. */
-static bool auth_signature_hex(struct crypto_mac *mac, const char *date, const char *salt,
-                               char out_hex[AUTH_HMAC_HEX_BYTES])
+/* The signed message, date + salt, into message: its length, or -1 when it does not fit. */
+static int auth_message(const char *date, const char *salt, char message[AUTH_MESSAGE_BYTES_MAX])
 {
-    char message[AUTH_MESSAGE_BYTES_MAX];
-    int length = snprintf(message, sizeof(message), "%s%s", date, salt);
-    if (length < 0 || (size_t)length >= sizeof(message)) {
-        return false;
-    }
-    return crypto_mac_hex(mac, message, (size_t)length, out_hex, AUTH_HMAC_HEX_BYTES);
+    int length = snprintf(message, AUTH_MESSAGE_BYTES_MAX, "%s%s", date, salt);
+    return length >= 0 && length < AUTH_MESSAGE_BYTES_MAX ? length : -1;
 }
 
 /* SPEC 1: a date more than 15 minutes from server time is refused, and says so. */
@@ -143,25 +119,19 @@ static cash_result auth_check_signature(const struct keyring *keyring, const str
 {
     char expected[AUTH_HMAC_HEX_BYTES];
     cash_result result = CASH_OK;
-    struct crypto_mac *owned = NULL;
-    struct crypto_mac *mac = auth_mac_for(keyring, key, header->method, &owned);
-    if (mac == NULL) {
-        log_error("cannot open the secret of API key %s with data key %s", key->api_key,
+    char message[AUTH_MESSAGE_BYTES_MAX];
+    int length = auth_message(header->date, header->salt, message);
+    if (length < 0 || !auth_mac_hex(keyring, key, header->method, message, (size_t)length, expected,
+                                    sizeof(expected))) {
+        log_error("cannot compute the signature of API key %s with data key %s", key->api_key,
                   keyring->key_id);
         snprintf(why, why_size, "%s", result_message(CASH_INTERNAL_ERROR));
-        return CASH_INTERNAL_ERROR;
-    }
-    if (!auth_signature_hex(mac, header->date, header->salt, expected)) {
-        snprintf(why, why_size, "%s", result_message(CASH_INTERNAL_ERROR));
         result = CASH_INTERNAL_ERROR;
-        goto out_wipe;
-    }
-    if (!crypto_equal(expected, strlen(expected), header->signature, strlen(header->signature))) {
+    } else if (!crypto_equal(expected, strlen(expected), header->signature,
+                             strlen(header->signature))) {
         snprintf(why, why_size, "%s", result_message(CASH_SIGNATURE_DOES_NOT_MATCH));
         result = CASH_SIGNATURE_DOES_NOT_MATCH;
     }
-out_wipe:
-    crypto_mac_free(owned);
     OPENSSL_cleanse(expected, sizeof(expected));
     return result;
 }
@@ -279,12 +249,14 @@ cash_result auth_sign(enum hmac_method method, const char *api_key, const char *
     char signature[AUTH_HMAC_HEX_BYTES];
     char why[160];
     struct auth_header parsed;
-    struct crypto_mac *mac = crypto_mac_new(method, api_secret, strlen(api_secret));
-    bool signed_ok = mac != NULL && auth_signature_hex(mac, date, salt, signature);
-    crypto_mac_free(mac);
-    if (!signed_ok) {
-        return strlen(date) + strlen(salt) >= AUTH_MESSAGE_BYTES_MAX ? CASH_VALIDATION_ERROR
-                                                                     : CASH_INTERNAL_ERROR;
+    char message[AUTH_MESSAGE_BYTES_MAX];
+    int message_length = auth_message(date, salt, message);
+    if (message_length < 0) {
+        return CASH_VALIDATION_ERROR;
+    }
+    if (!crypto_hmac_hex(method, api_secret, strlen(api_secret), message, (size_t)message_length,
+                         signature, sizeof(signature))) {
+        return CASH_INTERNAL_ERROR;
     }
     int length = snprintf(out, out_size, "%s apiKey=%s, date=%s, salt=%s, signature=%s",
                           method == HMAC_METHOD_MD5 ? "HMAC-MD5" : "HMAC-SHA256", api_key, date,

@@ -25,7 +25,7 @@
 #define AUTH_SIGNATURE_HEX_MAX 128 /* SHA-256: 64 hex digits, MD5: 32 */
 #define AUTH_SKEW_SECONDS_MAX (15 * 60)
 #define AUTH_REPLAY_KEEP_SECONDS (30 * 60)
-#define AUTH_MAC_CACHE_KEYS 16 /* keyed HMACs of recent API keys kept per HTTP thread */
+#define AUTH_MAC_CACHE_KEYS 16384 /* slots for keyed HMACs of recent API keys, per process */
 
 /* Idempotency-Key (docs/API.md) */
 #define IDEMPOTENCY_KEY_BYTES_MAX 255
