@@ -235,16 +235,16 @@ cash_result sqlite_migrate(struct store *base, int *version_out)
     if (result != CASH_OK) {
         return result;
     }
-    /* Refused (CASH_CONFLICT, logged): the checks keep their IN form and mean the same. */
-    result = sqlite_write_run(store, checks_rewrite_step, NULL);
-    if (result != CASH_OK && result != CASH_CONFLICT) {
-        return result;
-    }
     int newest = schema_migrations[schema_migration_count - 1].version;
     if (context.version != newest) {
         log_error("store: the database has schema version %d; this program knows up to %d",
                   context.version, newest);
         return CASH_INTERNAL_ERROR;
+    }
+    /* Refused (CASH_CONFLICT, logged): the checks keep their IN form and mean the same. */
+    result = sqlite_write_run(store, checks_rewrite_step, NULL);
+    if (result != CASH_OK && result != CASH_CONFLICT) {
+        return result;
     }
     *version_out = context.version;
     return CASH_OK;
