@@ -74,9 +74,8 @@ static void sleep_ms(long ms)
 
 /*
  * ---- the gate: a write that holds its batch open until `wait_for` calls are queued ----
- * The calls behind it must queue without the writer connection's mutex, which the gate's batch
- * holds: store_replay_remember() takes that mutex for its prune counter before it queues, so it
- * is not used behind a gate.
+ * The calls behind it must queue without taking the writer connection's mutex, which the gate's
+ * batch holds: every store write does (sqlite_write_run only queues).
  */
 
 struct gate {
