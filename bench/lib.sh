@@ -74,6 +74,25 @@ data_seed() {
     --big-out "$dir/small.txt"
 }
 
+# record TAG LINE: keeps a line of figures (with its tag) in $RESULTS and shows its main ones.
+record() {
+  printf 'tag=%s %s\n' "$1" "$2" >>"$RESULTS"
+  printf '  %-22s %s\n' "$1" "$(printf '%s' "$2" | tr ' ' '\n' |
+    grep -E '^(label|build|cashd_threads|connections|throughput|p50_ms|p90_ms|errors|rss_kib|seconds)=' |
+    tr '\n' ' ')" >&2
+}
+
+# bench_header LINE...: the run's date, commit and machine, then the given lines, into
+# $out/machine.txt and on stderr.
+bench_header() {
+  {
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "machine: $(nproc) CPUs, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%s\n' "$@"
+  } | tee "$out/machine.txt" >&2
+}
+
 # bench_kv LINE KEY: the value of KEY=... in a line of figures.
 bench_kv() {
   printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1

@@ -493,36 +493,33 @@ static void raw_check_lost(struct fixture *f, struct raw_job *jobs, size_t count
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM group_rows"), 1);
 }
 
-static void test_commit_failure_fails_all(void **state)
+/* Eight jobs in one batch, all kept but one refused and one `lost` at lost_at, which makes the
+ * batch's transaction fail: nothing of the batch stays, and no job answers CASH_OK. */
+static void lost_batch_check(enum raw_kind lost, int lost_at, int refused_at)
 {
-    (void)state;
     enum { COUNT = 8 };
     struct fixture *f = raw_fixture();
     struct raw_job jobs[COUNT];
     for (int i = 0; i < COUNT; i++) {
         jobs[i] = (struct raw_job){.id = i + 1, .kind = RAW_KEEP};
     }
-    jobs[3].kind = RAW_DEFERRED_FK; /* passes its savepoint, fails the batch's COMMIT */
-    jobs[5].kind = RAW_REFUSE;
+    jobs[lost_at].kind = lost;
+    jobs[refused_at].kind = RAW_REFUSE;
     raw_batch(f, jobs, COUNT);
     raw_check_lost(f, jobs, COUNT);
     fixture_free(f);
 }
 
+static void test_commit_failure_fails_all(void **state)
+{
+    (void)state;
+    lost_batch_check(RAW_DEFERRED_FK, 3, 5); /* passes its savepoint, fails the batch's COMMIT */
+}
+
 static void test_transaction_lost_fails_all(void **state)
 {
     (void)state;
-    enum { COUNT = 8 };
-    struct fixture *f = raw_fixture();
-    struct raw_job jobs[COUNT];
-    for (int i = 0; i < COUNT; i++) {
-        jobs[i] = (struct raw_job){.id = i + 1, .kind = RAW_KEEP};
-    }
-    jobs[4].kind = RAW_LOSE;
-    jobs[6].kind = RAW_REFUSE;
-    raw_batch(f, jobs, COUNT);
-    raw_check_lost(f, jobs, COUNT);
-    fixture_free(f);
+    lost_batch_check(RAW_LOSE, 4, 6);
 }
 
 /* A job alone in its batch runs without a savepoint: the same answers. */
