@@ -22,16 +22,6 @@ static void pg_close(struct store *store);
 static const struct store_ops pg_ops = {
     .close = pg_close,
     .migrate = pg_migrate,
-    .account_create = pg_account_create,
-    .account_get = pg_account_get,
-    .account_update = pg_account_update,
-    .member_create = pg_member_create,
-    .member_get = pg_member_get,
-    .member_update = pg_member_update,
-    .api_key_create = pg_api_key_create,
-    .api_key_get = pg_api_key_get,
-    .api_key_revoke = pg_api_key_revoke,
-    .replay_remember = pg_replay_remember,
     .balance_credit = pg_balance_credit,
     .history_list = pg_history_list,
     .bank_account_set = pg_bank_account_set,
@@ -56,7 +46,6 @@ static const struct store_ops pg_ops = {
     .withdraw_claim = pg_withdraw_claim,
     .withdraw_claim_renew = pg_withdraw_claim_renew,
     .withdraw_settle = pg_withdraw_settle,
-    .idempotency_forget = pg_idempotency_forget,
     .ledger_verify = pg_ledger_verify,
     .durability_check = pg_durability_check,
 };
@@ -109,6 +98,7 @@ static void pg_conn_close(struct pg_conn *conn)
         PQfinish(conn->pg);
     }
     conn->pg = NULL;
+    pg_db_statements_free(conn);
     conn->slot_count = 0; /* prepared statements live and die with the session */
     conn->retry = false;
     conn->lost = false;
@@ -256,7 +246,7 @@ static cash_result pool_checkout(struct pg_store *store, struct pg_conn **out)
 
 /* ---- running bodies ---- */
 
-static const char *pg_mode_begin(enum pg_mode mode)
+static const char *pg_mode_begin(enum db_mode mode)
 {
     switch (mode) {
     case PG_WRITE:
@@ -302,7 +292,7 @@ static void pg_rollback(struct pg_conn *conn)
 }
 
 /* One run of body on conn; *again when running it once more is both safe and worth it. */
-static cash_result pg_attempt(struct pg_conn *conn, enum pg_mode mode, pg_body body, void *context,
+static cash_result pg_attempt(struct pg_conn *conn, enum db_mode mode, pg_body body, void *context,
                               bool *again)
 {
     const char *begin = pg_mode_begin(mode);
@@ -329,43 +319,54 @@ static cash_result pg_attempt(struct pg_conn *conn, enum pg_mode mode, pg_body b
     return result;
 }
 
-/* A random pause of up to 2^attempt ms (at most DB_RETRY_BACKOFF_MS_MAX), so retries spread. */
-static void pg_backoff(int attempt)
+/* A body of the driver (db.h) run on conn: its statements end before the transaction does. */
+struct pg_driver_call {
+    db_body body;
+    void *context;
+};
+
+static cash_result pg_driver_body(struct pg_conn *conn, void *pointer)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    unsigned seed = (unsigned)now.tv_nsec ^ (unsigned)(uintptr_t)&now;
-    int64_t ceiling_ms = attempt >= 6 ? DB_RETRY_BACKOFF_MS_MAX : (int64_t)1 << attempt;
-    if (ceiling_ms > DB_RETRY_BACKOFF_MS_MAX) {
-        ceiling_ms = DB_RETRY_BACKOFF_MS_MAX;
-    }
-    int64_t pause_ms = (int64_t)(rand_r(&seed) % (int)(ceiling_ms + 1));
-    struct timespec pause = {.tv_sec = 0, .tv_nsec = (long)(pause_ms * 1000000L)};
-    nanosleep(&pause, NULL);
+    struct pg_driver_call *call = pointer;
+    cash_result result = call->body(&conn->tx, call->context);
+    pg_db_statements_reset(conn);
+    return result;
 }
 
-/* Runs body as mode says, again after a serialization failure or deadlock (pg_internal.h). */
-cash_result pg_run(struct pg_store *store, enum pg_mode mode, pg_body body, void *context)
+/* One run of body on a pooled connection (db.h: struct db_driver run). */
+cash_result pg_driver_run(struct store *base, enum db_mode mode, db_body body, void *context,
+                          bool *again)
 {
-    for (int attempt = 1;; attempt++) {
-        struct pg_conn *conn = NULL;
-        cash_result result = pool_checkout(store, &conn);
-        if (result != CASH_OK) {
-            return result;
-        }
-        bool again = false;
-        result = pg_attempt(conn, mode, body, context, &again);
-        pool_release(store, conn);
-        if (!again) {
-            return result;
-        }
-        if (attempt >= DB_TRANSACTION_ATTEMPTS_MAX) {
-            log_warn("store: a transaction still failed after %d attempts", attempt);
-            return CASH_SERVICE_UNAVAILABLE;
-        }
-        log_debug("store: running a transaction again (attempt %d)", attempt + 1);
-        pg_backoff(attempt);
+    struct pg_store *store = pg_store_of(base);
+    struct pg_conn *conn = NULL;
+    *again = false;
+    cash_result result = pool_checkout(store, &conn);
+    if (result != CASH_OK) {
+        return result;
     }
+    struct pg_driver_call call = {.body = body, .context = context};
+    result = pg_attempt(conn, mode, pg_driver_body, &call, again);
+    pool_release(store, conn);
+    return result;
+}
+
+/* A body of the files not yet written over the seam, run through it. */
+struct pg_legacy_call {
+    pg_body body;
+    void *context;
+};
+
+static cash_result pg_legacy_body(struct db_tx *tx, void *pointer)
+{
+    struct pg_legacy_call *call = pointer;
+    return call->body((struct pg_conn *)tx, call->context);
+}
+
+/* Runs body as mode says, with db_run's retries (pg_internal.h). */
+cash_result pg_run(struct pg_store *store, enum db_mode mode, pg_body body, void *context)
+{
+    struct pg_legacy_call call = {.body = body, .context = context};
+    return db_run(&store->base, mode, pg_legacy_body, &call);
 }
 
 /* ---- open and close ---- */
@@ -437,6 +438,7 @@ cash_result store_pg_open(const char *url, const struct store_options *options, 
         return CASH_INTERNAL_ERROR;
     }
     store->base.ops = &pg_ops;
+    store->base.driver = &pg_driver;
     store->pool_size = (size_t)pool_size;
     pthread_mutex_init(&store->pool_mutex, NULL);
     pthread_cond_init(&store->pool_cond, NULL);
@@ -447,6 +449,9 @@ cash_result store_pg_open(const char *url, const struct store_options *options, 
         why_set(why, why_size, "out of memory");
         pg_store_free(store);
         return CASH_INTERNAL_ERROR;
+    }
+    for (size_t i = 0; i < store->pool_size; i++) {
+        store->conns[i].tx.driver = &pg_driver;
     }
     cash_result result = pg_conn_open(store->url, &store->conns[0], why, why_size);
     if (result != CASH_OK) {

@@ -432,3 +432,19 @@ cash_result pg_row_check(const struct pg_row *row, const char *what)
     }
     return CASH_OK;
 }
+
+/* Runs a static statement with params and only cares whether it worked; *changes_out rows. */
+cash_result pg_exec_changes(struct pg_conn *conn, const char *sql, const struct pg_params *params,
+                            const char *what, int64_t *changes_out)
+{
+    cash_result result = CASH_OK;
+    PGresult *res = pg_exec(conn, sql, params, what, &result);
+    if (res == NULL) {
+        return result;
+    }
+    if (changes_out != NULL) {
+        *changes_out = pg_changes(res);
+    }
+    PQclear(res);
+    return CASH_OK;
+}

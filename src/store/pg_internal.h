@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/db.h"
 #include "store/store.h"
 
 /* Prepared statements kept per connection: every static SQL text of the backend fits. */
@@ -43,13 +44,21 @@ struct pg_stmt_slot {
     const char *sql; /* the static SQL text; its address is the key */
 };
 
+struct pg_db_stmt; /* pg_db.c */
+
 struct pg_conn {
+    struct db_tx tx; /* first member: the driver's connection (db.h) */
     PGconn *pg; /* NULL: not connected (yet, or again after a failure) */
     struct pg_stmt_slot slots[PG_STMT_CACHE_MAX];
     size_t slot_count; /* statements prepared on this connection, named "cashd_<slot>" */
     bool checked_out;
     bool retry; /* the last failure was a serialization failure or a deadlock */
     bool lost;  /* the connection broke: it is closed on release */
+    /* The catalogue's statements (db.h), by id; [SQL_COUNT] is the one built at run time. */
+    struct pg_db_stmt *statements[SQL_COUNT + 1];
+    bool prepared[SQL_COUNT];      /* on this session */
+    signed char param_count[SQL_COUNT]; /* the highest $n of each prepared one */
+    struct pg_db_stmt *streaming; /* a statement whose rows are still arriving */
 };
 
 struct pg_store {
@@ -63,13 +72,11 @@ struct pg_store {
     atomic_bool withdraw_function; /* pg_function_install put it in place (calloc: false) */
 };
 
-/* How pg_run() runs a body. */
-enum pg_mode {
-    PG_READ,      /* statements on their own; run again when the connection was lost */
-    PG_WRITE_ONE, /* one writing statement on its own; run again only on 40001/40P01 */
-    PG_WRITE,     /* BEGIN ISOLATION LEVEL READ COMMITTED ... COMMIT */
-    PG_SNAPSHOT,  /* BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY ... COMMIT */
-};
+/* How pg_run() runs a body (db.h: enum db_mode). */
+#define PG_READ      DB_READ
+#define PG_WRITE_ONE DB_WRITE_ONE
+#define PG_WRITE     DB_WRITE
+#define PG_SNAPSHOT  DB_SNAPSHOT
 
 /* The body of one run; returns CASH_OK to commit, anything else to roll back. */
 typedef cash_result (*pg_body)(struct pg_conn *conn, void *context);
@@ -81,7 +88,16 @@ struct pg_store *pg_store_of(struct store *store);
  * failure or deadlock (the body must only depend on its context's inputs and overwrite its
  * outputs). Past the attempts: CASH_SERVICE_UNAVAILABLE.
  */
-cash_result pg_run(struct pg_store *store, enum pg_mode mode, pg_body body, void *context);
+cash_result pg_run(struct pg_store *store, enum db_mode mode, pg_body body, void *context);
+
+/* The driver (db.h): its verbs in pg_db.c, its run in pg.c. */
+extern const struct db_driver pg_driver;
+cash_result pg_driver_run(struct store *store, enum db_mode mode, db_body body, void *context,
+                          bool *again);
+/* Ends every statement of conn (results freed, streams drained): after each body. */
+void pg_db_statements_reset(struct pg_conn *conn);
+/* Frees them, and forgets what was prepared: when the session ends. */
+void pg_db_statements_free(struct pg_conn *conn);
 
 /*
  * Maps a failed result to a cash_result, logging the SQLSTATE and the primary message (never
@@ -225,19 +241,6 @@ void pg_withdraw_row_read(const PGresult *res, int row_index, struct withdrawal 
 cash_result pg_migrate(struct store *store, int *version_out);
 cash_result pg_durability_check(struct store *store, char *why, size_t why_size);
 
-cash_result pg_account_create(struct store *store, const struct account *account);
-cash_result pg_account_get(struct store *store, const char *account_id, struct account *out);
-cash_result pg_account_update(struct store *store, const char *account_id,
-                              const struct account_update *update);
-cash_result pg_member_create(struct store *store, const struct member *member);
-cash_result pg_member_get(struct store *store, const char *member_id, struct member *out);
-cash_result pg_member_update(struct store *store, const char *member_id,
-                             const struct member_update *update);
-cash_result pg_api_key_create(struct store *store, const struct api_key *key, int64_t now_ms);
-cash_result pg_api_key_get(struct store *store, const char *api_key, struct api_key *out);
-cash_result pg_api_key_revoke(struct store *store, const char *api_key);
-cash_result pg_replay_remember(struct store *store, const char *api_key, const char *signature_hex,
-                               int64_t now_ms, int64_t expires_ms);
 
 cash_result pg_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
                               const char *memo, const char *history_id, int64_t now_ms,
@@ -322,10 +325,6 @@ cash_result pg_exec_changes(struct pg_conn *conn, const char *sql, const struct 
                             const char *what, int64_t *changes_out);
 /* SPEC 1: the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE if a live
  * one is remembered. */
-cash_result pg_replay_insert(struct pg_conn *conn, const char *api_key, const char *signature_hex,
-                             int64_t now_ms, int64_t expires_ms);
-cash_result pg_idempotency_forget(struct store *store, const char *api_key,
-                                  const char *idempotency_key);
 
 /*
  * The server-side function of the backend (pg_function.c). pg_function_install creates or

@@ -10,11 +10,8 @@
 #include "common/log.h"
 #include "domain/names.h"
 #include "store/pg_internal.h"
+#include "store/store_internal.h"
 
-/* FOR NO KEY UPDATE: the lock an UPDATE of the balance takes anyway, taken first. It does not
- * block rows that merely reference the account (their foreign key takes FOR KEY SHARE). */
-static const char SQL_ACCOUNT_LOCK[] =
-    "SELECT balance, point FROM accounts WHERE account_id = $1 FOR NO KEY UPDATE";
 /*
  * The guarded change and its entry in one statement: the UPDATE matches no row unless the
  * balance covers a debit, and then nothing is inserted either. entry_seq follows the account's
@@ -36,32 +33,7 @@ static const char SQL_LEDGER_APPLY[] =
 cash_result pg_account_lock(struct pg_conn *conn, const char *account_id, int64_t *balance_out,
                             int64_t *point_out)
 {
-    struct pg_params params;
-    pg_params_start(&params);
-    pg_param_text(&params, account_id);
-    cash_result result = CASH_OK;
-    PGresult *res = pg_exec(conn, SQL_ACCOUNT_LOCK, &params, "account lock", &result);
-    if (res == NULL) {
-        return result;
-    }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return CASH_NOT_FOUND;
-    }
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    int64_t balance = pg_row_int64(&row);
-    int64_t point = pg_row_int64(&row);
-    if (balance < 0 || point < 0) {
-        row.ok = false;
-    }
-    result = pg_row_check(&row, "account lock");
-    PQclear(res);
-    if (result == CASH_OK) {
-        *balance_out = balance;
-        *point_out = point;
-    }
-    return result;
+    return account_lock(&conn->tx, account_id, balance_out, point_out);
 }
 
 static bool ledger_entry_init(const struct pg_ledger_change *change, struct history_entry *entry)

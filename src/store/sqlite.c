@@ -44,16 +44,6 @@ static void sqlite_close(struct store *store);
 static const struct store_ops sqlite_ops = {
     .close = sqlite_close,
     .migrate = sqlite_migrate,
-    .account_create = sqlite_account_create,
-    .account_get = sqlite_account_get,
-    .account_update = sqlite_account_update,
-    .member_create = sqlite_member_create,
-    .member_get = sqlite_member_get,
-    .member_update = sqlite_member_update,
-    .api_key_create = sqlite_api_key_create,
-    .api_key_get = sqlite_api_key_get,
-    .api_key_revoke = sqlite_api_key_revoke,
-    .replay_remember = sqlite_replay_remember,
     .balance_credit = sqlite_balance_credit,
     .history_list = sqlite_history_list,
     .bank_account_set = sqlite_bank_account_set,
@@ -78,7 +68,6 @@ static const struct store_ops sqlite_ops = {
     .withdraw_claim = sqlite_withdraw_claim,
     .withdraw_claim_renew = sqlite_withdraw_claim_renew,
     .withdraw_settle = sqlite_withdraw_settle,
-    .idempotency_forget = sqlite_idempotency_forget,
     .ledger_verify = sqlite_ledger_verify,
     .durability_check = sqlite_durability_check,
 };
@@ -163,6 +152,7 @@ static cash_result sqlite_conn_open(const char *path, bool writer, struct sqlite
         flags |= SQLITE_OPEN_CREATE;
     }
     memset(conn, 0, sizeof(*conn));
+    conn->tx.driver = &sqlite_driver;
     int rc = sqlite3_open_v2(path, &conn->db, flags, NULL);
     if (rc != SQLITE_OK) {
         log_error("store: cannot open %s: %s", path,
@@ -184,6 +174,7 @@ static void sqlite_conn_close(struct sqlite_conn *conn)
     if (conn->db == NULL) {
         return;
     }
+    sqlite_db_statements_free(conn);
     sqlite3_stmt *stmt = sqlite3_next_stmt(conn->db, NULL);
     while (stmt != NULL) {
         sqlite3_finalize(stmt);
@@ -275,6 +266,7 @@ cash_result store_sqlite_open(const char *path, struct store **out, char *why, s
         return CASH_INTERNAL_ERROR;
     }
     store->base.ops = &sqlite_ops;
+    store->base.driver = &sqlite_driver;
     store->path = strdup(path);
     cash_result result = CASH_INTERNAL_ERROR;
     if (store->path == NULL) {

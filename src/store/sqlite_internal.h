@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/db.h"
 #include "store/store.h"
 
 /* Prepared statements kept per connection: every static SQL text of the backend fits. */
@@ -28,12 +29,22 @@ struct sqlite_stmt_slot {
     sqlite3_stmt *stmt;
 };
 
+struct sqlite_db_stmt; /* sqlite_db.c */
+
 struct sqlite_conn {
+    struct db_tx tx; /* first member: the driver's connection (db.h) */
     sqlite3 *db;
     struct sqlite_stmt_slot slots[SQLITE_STMT_CACHE_MAX];
     size_t slot_count;
     bool checked_out; /* readers only: in use by one call */
+    /* The catalogue's statements (db.h), by id; [SQL_COUNT] is the one built at run time. */
+    struct sqlite_db_stmt *statements[SQL_COUNT + 1];
 };
+
+/* The driver (db.h), its verbs in sqlite_db.c. */
+extern const struct db_driver sqlite_driver;
+/* Finalizes and frees the catalogue's statements of conn (before it closes). */
+void sqlite_db_statements_free(struct sqlite_conn *conn);
 
 struct sqlite_group_job; /* sqlite.c: one sqlite_write_run() call waiting for its batch */
 
@@ -213,19 +224,6 @@ void sqlite_withdraw_row_read(sqlite3_stmt *stmt, struct withdrawal *out, struct
 /* The operations, one per file group. */
 cash_result sqlite_migrate(struct store *store, int *version_out);
 
-cash_result sqlite_account_create(struct store *store, const struct account *account);
-cash_result sqlite_account_get(struct store *store, const char *account_id, struct account *out);
-cash_result sqlite_account_update(struct store *store, const char *account_id,
-                                  const struct account_update *update);
-cash_result sqlite_member_create(struct store *store, const struct member *member);
-cash_result sqlite_member_get(struct store *store, const char *member_id, struct member *out);
-cash_result sqlite_member_update(struct store *store, const char *member_id,
-                                 const struct member_update *update);
-cash_result sqlite_api_key_create(struct store *store, const struct api_key *key, int64_t now_ms);
-cash_result sqlite_api_key_get(struct store *store, const char *api_key, struct api_key *out);
-cash_result sqlite_api_key_revoke(struct store *store, const char *api_key);
-cash_result sqlite_replay_remember(struct store *store, const char *api_key,
-                                   const char *signature_hex, int64_t now_ms, int64_t expires_ms);
 
 cash_result sqlite_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
                                   const char *memo, const char *history_id, int64_t now_ms,
@@ -333,9 +331,5 @@ cash_result sqlite_request_run(struct sqlite_store *store, struct store_request 
                                const struct sqlite_request_work *work);
 /* SPEC 1: the replay row inside the caller's write transaction; CASH_DUPLICATED_SIGNATURE if a
  * live one is remembered. */
-cash_result sqlite_replay_insert(struct sqlite_conn *conn, const char *api_key,
-                                 const char *signature_hex, int64_t now_ms, int64_t expires_ms);
-cash_result sqlite_idempotency_forget(struct store *store, const char *api_key,
-                                      const char *idempotency_key);
 
 #endif

@@ -69,59 +69,6 @@ cash_result store_migrate(struct store *store, int *version_out)
     return store->ops->migrate(store, version_out);
 }
 
-cash_result store_account_create(struct store *store, const struct account *account)
-{
-    return store->ops->account_create(store, account);
-}
-
-cash_result store_account_get(struct store *store, const char *account_id, struct account *out)
-{
-    return store->ops->account_get(store, account_id, out);
-}
-
-cash_result store_account_update(struct store *store, const char *account_id,
-                                 const struct account_update *update)
-{
-    return store->ops->account_update(store, account_id, update);
-}
-
-cash_result store_member_create(struct store *store, const struct member *member)
-{
-    return store->ops->member_create(store, member);
-}
-
-cash_result store_member_get(struct store *store, const char *member_id, struct member *out)
-{
-    return store->ops->member_get(store, member_id, out);
-}
-
-cash_result store_member_update(struct store *store, const char *member_id,
-                                const struct member_update *update)
-{
-    return store->ops->member_update(store, member_id, update);
-}
-
-cash_result store_api_key_create(struct store *store, const struct api_key *key, int64_t now_ms)
-{
-    return store->ops->api_key_create(store, key, now_ms);
-}
-
-cash_result store_api_key_get(struct store *store, const char *api_key, struct api_key *out)
-{
-    return store->ops->api_key_get(store, api_key, out);
-}
-
-cash_result store_api_key_revoke(struct store *store, const char *api_key)
-{
-    return store->ops->api_key_revoke(store, api_key);
-}
-
-cash_result store_replay_remember(struct store *store, const char *api_key,
-                                  const char *signature_hex, int64_t now_ms, int64_t expires_ms)
-{
-    return store->ops->replay_remember(store, api_key, signature_hex, now_ms, expires_ms);
-}
-
 cash_result store_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
                                  const char *memo, const char *history_id, int64_t now_ms,
                                  struct history_entry *out)
@@ -247,12 +194,6 @@ cash_result store_withdraw_create(struct store *store, struct withdraw_create *c
         return CASH_VALIDATION_ERROR;
     }
     return store->ops->withdraw_create(store, create, out, request);
-}
-
-cash_result store_idempotency_forget(struct store *store, const char *api_key,
-                                     const char *idempotency_key)
-{
-    return store->ops->idempotency_forget(store, api_key, idempotency_key);
 }
 
 cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,

@@ -15,6 +15,7 @@
 #ifndef CASH_STORE_H
 #define CASH_STORE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -241,22 +242,9 @@ struct store_ops {
     void (*close)(struct store *store);
     cash_result (*migrate)(struct store *store, int *version_out);
 
-    cash_result (*account_create)(struct store *store, const struct account *account);
-    cash_result (*account_get)(struct store *store, const char *account_id, struct account *out);
-    cash_result (*account_update)(struct store *store, const char *account_id,
-                                  const struct account_update *update);
 
-    cash_result (*member_create)(struct store *store, const struct member *member);
-    cash_result (*member_get)(struct store *store, const char *member_id, struct member *out);
-    cash_result (*member_update)(struct store *store, const char *member_id,
-                                 const struct member_update *update);
 
-    cash_result (*api_key_create)(struct store *store, const struct api_key *key, int64_t now_ms);
-    cash_result (*api_key_get)(struct store *store, const char *api_key, struct api_key *out);
-    cash_result (*api_key_revoke)(struct store *store, const char *api_key);
 
-    cash_result (*replay_remember)(struct store *store, const char *api_key,
-                                   const char *signature_hex, int64_t now_ms, int64_t expires_ms);
 
     cash_result (*balance_credit)(struct store *store, const char *account_id, int64_t amount_won,
                                   const char *memo, const char *history_id, int64_t now_ms,
@@ -312,8 +300,6 @@ struct store_ops {
     cash_result (*withdraw_settle)(struct store *store, const struct withdraw_outcome *outcome,
                                    struct withdrawal *out);
 
-    cash_result (*idempotency_forget)(struct store *store, const char *api_key,
-                                      const char *idempotency_key);
 
     cash_result (*ledger_verify)(struct store *store,
                                  void (*report)(void *context, const char *problem), void *context,
@@ -322,8 +308,12 @@ struct store_ops {
     cash_result (*durability_check)(struct store *store, char *why, size_t why_size);
 };
 
+struct db_driver; /* db.h */
+
 struct store {
     const struct store_ops *ops;
+    const struct db_driver *driver; /* the seam the logic written once runs on (db.h) */
+    atomic_uint_fast64_t replay_calls; /* store_replay_remember calls, for pruning now and then */
 };
 
 /*

@@ -11,8 +11,9 @@
 #include "auth/auth.h"
 
 /*
- * auth_authenticate against a store whose two functions it uses are fakes, through the store
- * interface (struct store_ops): every rejection, its order, and what the replay cache is told.
+ * auth_authenticate against a store whose two functions it uses are fakes (the linker sends
+ * auth's calls of store_api_key_get and store_replay_remember to the __wrap_ functions below:
+ * CMakeLists.txt): every rejection, its order, and what the replay cache is told.
  */
 
 #define KEY       "NCSAYU7YDBXYORXC"
@@ -38,7 +39,13 @@ struct fake_store {
 static struct fake_store fake;
 static struct keyring keyring;
 
-static cash_result fake_api_key_get(struct store *store, const char *api_key, struct api_key *out)
+cash_result __wrap_store_api_key_get(struct store *store, const char *api_key,
+                                     struct api_key *out);
+cash_result __wrap_store_replay_remember(struct store *store, const char *api_key,
+                                         const char *signature_hex, int64_t now_ms,
+                                         int64_t expires_ms);
+
+cash_result __wrap_store_api_key_get(struct store *store, const char *api_key, struct api_key *out)
 {
     struct fake_store *self = (struct fake_store *)store;
     if (self->get_result != CASH_OK) {
@@ -51,9 +58,9 @@ static cash_result fake_api_key_get(struct store *store, const char *api_key, st
     return CASH_OK;
 }
 
-static cash_result fake_replay_remember(struct store *store, const char *api_key,
-                                        const char *signature_hex, int64_t now_ms,
-                                        int64_t expires_ms)
+cash_result __wrap_store_replay_remember(struct store *store, const char *api_key,
+                                         const char *signature_hex, int64_t now_ms,
+                                         int64_t expires_ms)
 {
     struct fake_store *self = (struct fake_store *)store;
     self->remember_calls += 1;
@@ -64,16 +71,10 @@ static cash_result fake_replay_remember(struct store *store, const char *api_key
     return self->remember_result;
 }
 
-static const struct store_ops fake_ops = {
-    .api_key_get = fake_api_key_get,
-    .replay_remember = fake_replay_remember,
-};
-
 static int reset(void **state)
 {
     (void)state;
     memset(&fake, 0, sizeof(fake));
-    fake.base.ops = &fake_ops;
     memset(&keyring, 0x5a, sizeof(keyring.key));
     memcpy(keyring.key_id, "0a1b2c3d", KEY_ID_HEX_LENGTH + 1);
     memcpy(fake.key.api_key, KEY, sizeof(KEY));

@@ -1,0 +1,281 @@
+/*
+ * db.c - the neutral half of the driver seam (db.h): the retry loop, the calls that find their
+ * driver, and the typed readers of a row.
+ */
+#include "store/db.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "domain/names.h"
+
+/* A random pause of up to 2^attempt ms (at most DB_RETRY_BACKOFF_MS_MAX), so retries spread. */
+static void db_backoff(int attempt)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    unsigned seed = (unsigned)now.tv_nsec ^ (unsigned)(uintptr_t)&now;
+    int64_t ceiling_ms = attempt >= 6 ? DB_RETRY_BACKOFF_MS_MAX : (int64_t)1 << attempt;
+    if (ceiling_ms > DB_RETRY_BACKOFF_MS_MAX) {
+        ceiling_ms = DB_RETRY_BACKOFF_MS_MAX;
+    }
+    int64_t pause_ms = (int64_t)(rand_r(&seed) % (int)(ceiling_ms + 1));
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = (long)(pause_ms * 1000000L)};
+    nanosleep(&pause, NULL);
+}
+
+cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *context)
+{
+    for (int attempt = 1;; attempt++) {
+        bool again = false;
+        cash_result result = store->driver->run(store, mode, body, context, &again);
+        if (!again) {
+            return result;
+        }
+        if (attempt >= DB_TRANSACTION_ATTEMPTS_MAX) {
+            log_warn("store: a transaction still failed after %d attempts", attempt);
+            return CASH_SERVICE_UNAVAILABLE;
+        }
+        log_debug("store: running a transaction again (attempt %d)", attempt + 1);
+        db_backoff(attempt);
+    }
+}
+
+unsigned db_caps(const struct store *store)
+{
+    return store->driver->caps;
+}
+
+bool db_tx_can(const struct db_tx *tx, enum db_capability capability)
+{
+    return (tx->driver->caps & (unsigned)capability) != 0;
+}
+
+int db_control(struct store *store, int op, void *argument)
+{
+    return store->driver->control(store, op, argument);
+}
+
+/* ---- statements ---- */
+
+struct db_stmt *db_statement(struct db_tx *tx, enum sql_id id)
+{
+    return tx->driver->statement(tx, id, NULL);
+}
+
+struct db_stmt *db_statement_text(struct db_tx *tx, const char *text)
+{
+    return tx->driver->statement(tx, SQL_COUNT, text);
+}
+
+void db_bind_int64(struct db_stmt *stmt, int64_t value)
+{
+    stmt->driver->bind_int64(stmt, value);
+}
+
+void db_bind_text(struct db_stmt *stmt, const char *text)
+{
+    stmt->driver->bind_text(stmt, text);
+}
+
+void db_bind_null(struct db_stmt *stmt)
+{
+    stmt->driver->bind_null(stmt);
+}
+
+void db_bind_bool(struct db_stmt *stmt, bool value)
+{
+    stmt->driver->bind_int64(stmt, value ? 1 : 0);
+}
+
+cash_result db_step(struct db_stmt *stmt)
+{
+    return stmt->driver->step(stmt);
+}
+
+cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out)
+{
+    cash_result result = stmt->driver->step(stmt);
+    while (result == CASH_OK) {
+        result = stmt->driver->step(stmt);
+    }
+    if (result != CASH_NOT_FOUND) {
+        return result;
+    }
+    if (changes_out != NULL) {
+        *changes_out = stmt->driver->changes(stmt);
+    }
+    return CASH_OK;
+}
+
+cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64_t *changes_out)
+{
+    struct db_stmt *stmt = db_statement(tx, id);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, text);
+    return db_exec(stmt, changes_out);
+}
+
+cash_result db_exec_simple(struct db_tx *tx, const char *sql)
+{
+    return tx->driver->exec_simple(tx, sql);
+}
+
+static cash_result prepare_all_body(struct db_tx *tx, void *context)
+{
+    enum sql_id *failed = context;
+    for (int id = 0; id < SQL_COUNT; id++) {
+        *failed = (enum sql_id)id;
+        if (db_statement(tx, (enum sql_id)id) == NULL) {
+            return CASH_INTERNAL_ERROR;
+        }
+    }
+    *failed = SQL_COUNT;
+    return CASH_OK;
+}
+
+cash_result db_prepare_all(struct store *store, enum sql_id *failed_out)
+{
+    return db_run(store, DB_READ, prepare_all_body, failed_out);
+}
+
+/* ---- rows ---- */
+
+bool db_copy_text(char *out, size_t out_size, const char *text)
+{
+    size_t length = strlen(text);
+    if (length >= out_size) {
+        if (out_size > 0) {
+            out[0] = '\0';
+        }
+        return false;
+    }
+    memcpy(out, text, length + 1);
+    return true;
+}
+
+void db_row_start(struct db_row *row, struct db_stmt *stmt)
+{
+    row->stmt = stmt;
+    row->column = 0;
+    row->ok = true;
+}
+
+/* The next column's index, or -1 past the last (a bad value). */
+static int db_row_next(struct db_row *row)
+{
+    int column = row->column++;
+    if (column >= row->stmt->driver->column_count(row->stmt)) {
+        row->ok = false;
+        return -1;
+    }
+    return column;
+}
+
+bool db_row_is_null(const struct db_row *row)
+{
+    if (row->column >= row->stmt->driver->column_count(row->stmt)) {
+        return true;
+    }
+    return row->stmt->driver->column_is_null(row->stmt, row->column);
+}
+
+void db_row_skip(struct db_row *row)
+{
+    (void)db_row_next(row);
+}
+
+const char *db_row_text_view(struct db_row *row)
+{
+    int column = db_row_next(row);
+    const char *text = column >= 0 ? row->stmt->driver->column_text(row->stmt, column) : NULL;
+    if (text == NULL) {
+        row->ok = false;
+        return "";
+    }
+    return text;
+}
+
+void db_row_text(struct db_row *row, char *out, size_t out_size)
+{
+    int column = db_row_next(row);
+    const char *text = column >= 0 ? row->stmt->driver->column_text(row->stmt, column) : NULL;
+    if (text == NULL) {
+        out[0] = '\0'; /* NULL reads as "" (a column past the end is already marked bad) */
+        return;
+    }
+    if (!db_copy_text(out, out_size, text)) {
+        row->ok = false;
+    }
+}
+
+int64_t db_row_int64(struct db_row *row)
+{
+    int column = db_row_next(row);
+    int64_t value = 0;
+    if (column < 0 || !row->stmt->driver->column_int64(row->stmt, column, &value)) {
+        row->ok = false;
+        return 0;
+    }
+    return value;
+}
+
+bool db_row_bool(struct db_row *row)
+{
+    int64_t value = db_row_int64(row);
+    if (value != 0 && value != 1) {
+        row->ok = false;
+    }
+    return value == 1;
+}
+
+/* Each enum column is its wire name (domain/names.h); an unknown name is a bad value. */
+#define DB_ROW_ENUM(function, type, parse)                                                         \
+    void function(struct db_row *row, type *out)                                                   \
+    {                                                                                              \
+        if (!parse(db_row_text_view(row), out)) {                                                  \
+            row->ok = false;                                                                       \
+        }                                                                                          \
+    }
+
+DB_ROW_ENUM(db_row_account_status, enum account_status, account_status_parse)
+DB_ROW_ENUM(db_row_account_verified, enum account_verified, account_verified_parse)
+DB_ROW_ENUM(db_row_member_role, enum member_role, member_role_parse)
+DB_ROW_ENUM(db_row_member_status, enum member_status, member_status_parse)
+DB_ROW_ENUM(db_row_withdraw_status, enum withdraw_status, withdraw_status_parse)
+DB_ROW_ENUM(db_row_history_type, enum history_type, history_type_parse)
+DB_ROW_ENUM(db_row_verification_method, enum verification_method, verification_method_parse)
+
+/* Stored statuses only: EXPIRED is derived from the clock and never stored (types.h). */
+void db_row_verification_status(struct db_row *row, enum verification_status *out)
+{
+    static const enum verification_status stored[] = {
+        VERIFICATION_PENDING,
+        VERIFICATION_CONFIRMED,
+        VERIFICATION_LOCKED,
+        VERIFICATION_FAILED,
+    };
+    const char *text = db_row_text_view(row);
+    for (size_t i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
+        if (strcmp(text, verification_status_name(stored[i])) == 0) {
+            *out = stored[i];
+            return;
+        }
+    }
+    row->ok = false;
+}
+
+cash_result db_row_check(const struct db_row *row, const char *what)
+{
+    if (!row->ok) {
+        log_error("store: %s: a stored row holds a value out of range", what);
+        return CASH_INTERNAL_ERROR;
+    }
+    return CASH_OK;
+}

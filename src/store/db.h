@@ -1,0 +1,161 @@
+/*
+ * db.h - the seam between the store's logic, written once, and its two drivers (SQLite and
+ * PostgreSQL); private to src/store. STORE-DESIGN: a statement-level driver of a few verbs, the
+ * SQL in one catalogue (sql.h), the retry loop once here.
+ *
+ * - A store function runs a body with db_run() in a mode. The driver begins, savepoints and
+ *   commits around it; a body never does. A body may run more than once (the driver said "again":
+ *   a serialization failure or a deadlock), so it must only read its context's inputs and
+ *   overwrite, never accumulate, its outputs.
+ * - Inside a body, db_statement() hands the catalogue's statement by id, reset and unbound.
+ *   Parameters are bound in the order of their numbers ($1, $2, ...), then db_step() reads rows
+ *   one at a time or db_exec() runs a statement to its end. Text is bound by reference: it must
+ *   stay alive until the body returns.
+ * - Column values are read through a struct db_row, which remembers a bad value (a NULL where a
+ *   number belongs, text that does not fit) for one check at the end of the row.
+ * - Errors: the driver maps its own onto cash_result (CASH_CONFLICT for a unique key,
+ *   CASH_SERVICE_UNAVAILABLE for busy, gone or "run it again", CASH_INTERNAL_ERROR otherwise) and
+ *   logs the unexpected ones without bound values.
+ */
+#ifndef CASH_STORE_DB_H
+#define CASH_STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/result.h"
+#include "domain/types.h"
+#include "store/sql.h"
+#include "store/store.h"
+
+/* How a body runs. */
+enum db_mode {
+    DB_READ,      /* each statement sees the newest commit; no transaction */
+    DB_SNAPSHOT,  /* one read-only transaction: every statement sees one state */
+    DB_WRITE,     /* one write transaction (SQLite: a savepoint in a group commit) */
+    DB_WRITE_ONE, /* a single writing statement; a driver may spare it a transaction */
+};
+
+/* What a driver can do, asked by the catalogue and by the neutral code (never a backend name). */
+enum db_capability {
+    DB_CAP_ROW_LOCKS = 1u << 0,  /* SELECT ... FOR UPDATE; without it one writer serialises */
+    DB_CAP_DML_CTE = 1u << 1,    /* INSERT/UPDATE inside WITH */
+    DB_CAP_ILIKE = 1u << 2,      /* ILIKE for case-insensitive matching */
+    DB_CAP_PROCEDURES = 1u << 3, /* server-side functions (the one-statement withdrawal) */
+};
+
+struct db_tx;   /* a driver's connection while a body runs on it */
+struct db_stmt; /* one statement of the catalogue on that connection */
+
+typedef cash_result (*db_body)(struct db_tx *tx, void *context);
+
+/* The verbs of a driver. Statement and column verbs are only called inside a body. */
+struct db_driver {
+    unsigned caps; /* enum db_capability bits */
+    /* One run of body in mode; *again when running it once more is safe and worth it. */
+    cash_result (*run)(struct store *store, enum db_mode mode, db_body body, void *context,
+                       bool *again);
+    /* The statement, prepared on the connection on first use; NULL (logged) on failure. text:
+     * NULL for the catalogue's id, or a statement built at run time (not cached). */
+    struct db_stmt *(*statement)(struct db_tx *tx, enum sql_id id, const char *text);
+    void (*bind_int64)(struct db_stmt *stmt, int64_t value);
+    void (*bind_text)(struct db_stmt *stmt, const char *text);
+    void (*bind_null)(struct db_stmt *stmt);
+    /* The next row: CASH_OK with it current, CASH_NOT_FOUND after the last, or an error. */
+    cash_result (*step)(struct db_stmt *stmt);
+    /* Rows the statement changed, once it ran to its end. */
+    int64_t (*changes)(struct db_stmt *stmt);
+    int (*column_count)(struct db_stmt *stmt);
+    bool (*column_is_null)(struct db_stmt *stmt, int column);
+    /* False if the column holds no whole number. */
+    bool (*column_int64)(struct db_stmt *stmt, int column, int64_t *out);
+    /* Borrowed until the next step; NULL for SQL NULL. */
+    const char *(*column_text)(struct db_stmt *stmt, int column);
+    /* SQL without parameters or rows (DDL, pragmas), inside a body. */
+    cash_result (*exec_simple)(struct db_tx *tx, const char *sql);
+    /* The escape hatch for tests and oddities (enum db_control); -1 for an unknown op. */
+    int (*control)(struct store *store, int op, void *argument);
+};
+
+/* Operations of the escape hatch. */
+enum db_control {
+    DB_CONTROL_GROUP_STATS = 1, /* SQLite: struct sqlite_group_stats * */
+};
+
+/* Every driver's struct db_tx and struct db_stmt start with this, so calls find their driver. */
+struct db_tx {
+    const struct db_driver *driver;
+};
+
+struct db_stmt {
+    const struct db_driver *driver;
+};
+
+/*
+ * Runs body in mode on a connection of store, again from the start (after a short random pause)
+ * while the driver says so, at most DB_TRANSACTION_ATTEMPTS_MAX times; past them
+ * CASH_SERVICE_UNAVAILABLE. Returns what the last run returned: CASH_OK only if it committed.
+ */
+cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *context);
+
+/* The capability bits of store's driver. */
+unsigned db_caps(const struct store *store);
+bool db_tx_can(const struct db_tx *tx, enum db_capability capability);
+
+/* The catalogue's statement id, reset and unbound; NULL (logged) on failure. */
+struct db_stmt *db_statement(struct db_tx *tx, enum sql_id id);
+/* A statement built at run time ($n parameters as in the catalogue); not cached. */
+struct db_stmt *db_statement_text(struct db_tx *tx, const char *text);
+
+void db_bind_int64(struct db_stmt *stmt, int64_t value);
+void db_bind_text(struct db_stmt *stmt, const char *text); /* borrowed until the body returns */
+void db_bind_null(struct db_stmt *stmt);
+void db_bind_bool(struct db_stmt *stmt, bool value); /* 0 or 1 */
+
+/* The next row (CASH_OK), none left (CASH_NOT_FOUND), or an error. */
+cash_result db_step(struct db_stmt *stmt);
+/* Runs the statement to its end; *changes_out (may be NULL): rows it changed. */
+cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out);
+/* db_statement(), one text parameter, db_exec(): the common "by id" write. */
+cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64_t *changes_out);
+cash_result db_exec_simple(struct db_tx *tx, const char *sql);
+
+/* Reading the columns of the current row in order; ok turns false on a bad value. */
+struct db_row {
+    struct db_stmt *stmt;
+    int column;
+    bool ok;
+};
+
+void db_row_start(struct db_row *row, struct db_stmt *stmt);
+bool db_row_is_null(const struct db_row *row); /* the next column, without moving on */
+/* Text into a buffer; NULL reads as "", text that does not fit is a bad value. */
+void db_row_text(struct db_row *row, char *out, size_t out_size);
+/* The column's text, borrowed until the next step; NULL is a bad value ("" is returned). */
+const char *db_row_text_view(struct db_row *row);
+int64_t db_row_int64(struct db_row *row); /* a whole number; anything else is a bad value */
+bool db_row_bool(struct db_row *row);     /* 0 or 1 */
+void db_row_skip(struct db_row *row);
+void db_row_account_status(struct db_row *row, enum account_status *out);
+void db_row_account_verified(struct db_row *row, enum account_verified *out);
+void db_row_member_role(struct db_row *row, enum member_role *out);
+void db_row_member_status(struct db_row *row, enum member_status *out);
+void db_row_withdraw_status(struct db_row *row, enum withdraw_status *out);
+void db_row_history_type(struct db_row *row, enum history_type *out);
+void db_row_verification_method(struct db_row *row, enum verification_method *out);
+void db_row_verification_status(struct db_row *row, enum verification_status *out);
+/* CASH_OK if every column read well, else CASH_INTERNAL_ERROR, logged with what. */
+cash_result db_row_check(const struct db_row *row, const char *what);
+
+/* Copies text that fits into a fixed buffer; false if it does not (out is then ""). */
+bool db_copy_text(char *out, size_t out_size, const char *text);
+
+/* The escape hatch of store's driver (enum db_control). */
+int db_control(struct store *store, int op, void *argument);
+
+/* Prepares every statement of the catalogue on a connection of store: the first that fails is
+ * *failed_out and the result is its error (tests: a typo fails in CI, not in production). */
+cash_result db_prepare_all(struct store *store, enum sql_id *failed_out);
+
+#endif

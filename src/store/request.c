@@ -1,0 +1,231 @@
+/*
+ * request.c - the replay cache of used signatures (SPEC 1) and a write request's idempotency key
+ * (store.h: struct store_request), written once over the driver seam. The decisions on a kept key
+ * are store_request.c's; this file runs the statements, in the effect's transaction.
+ *
+ * Two requests with one key at once: on SQLite the one writer runs them one after the other, so
+ * the second finds the first's row; on PostgreSQL the second's INSERT ... ON CONFLICT waits for
+ * the first, and if that committed the second keeps nothing, rolls its effect back and answers
+ * CASH_IDEMPOTENCY_KEY_IN_USE.
+ */
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "store/store_internal.h"
+#include "store/store_request.h"
+
+/* Prune expired signatures and keys on a process's first call and then once every this many. */
+#define REPLAY_PRUNE_EVERY_CALLS 1000
+
+cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *signature_hex,
+                          int64_t now_ms, int64_t expires_ms)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_REPLAY_INSERT);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, api_key);
+    db_bind_text(stmt, signature_hex);
+    db_bind_int64(stmt, expires_ms);
+    db_bind_int64(stmt, now_ms);
+    int64_t changes = 0;
+    cash_result result = db_exec(stmt, &changes);
+    if (result == CASH_OK && changes == 0) {
+        result = CASH_DUPLICATED_SIGNATURE;
+    }
+    return result;
+}
+
+struct replay_context {
+    const char *api_key;
+    const char *signature_hex;
+    int64_t now_ms;
+    int64_t expires_ms;
+};
+
+static cash_result replay_body(struct db_tx *tx, void *context_pointer)
+{
+    struct replay_context *context = context_pointer;
+    return replay_insert(tx, context->api_key, context->signature_hex, context->now_ms,
+                         context->expires_ms);
+}
+
+/* Drops expired signatures and idempotency keys. */
+static cash_result replay_prune_body(struct db_tx *tx, void *context_pointer)
+{
+    static const enum sql_id statements[] = {SQL_REPLAY_PRUNE, SQL_KEY_PRUNE};
+    struct replay_context *context = context_pointer;
+    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+        struct db_stmt *stmt = db_statement(tx, statements[i]);
+        if (stmt == NULL) {
+            return CASH_INTERNAL_ERROR;
+        }
+        db_bind_int64(stmt, context->now_ms);
+        int64_t pruned = 0;
+        cash_result result = db_exec(stmt, &pruned);
+        if (result != CASH_OK) {
+            return result;
+        }
+        if (pruned > 0) {
+            log_debug("store: pruned %lld expired rows (%s)", (long long)pruned,
+                      i == 0 ? "signatures" : "idempotency keys");
+        }
+    }
+    return CASH_OK;
+}
+
+/*
+ * Remembers a used signature until expires_ms (store.h); CASH_DUPLICATED_SIGNATURE if it is
+ * remembered and live. One statement, atomic across processes. The prune runs after it in a
+ * transaction of its own, so that a prune's failure never refuses a request.
+ */
+cash_result store_replay_remember(struct store *store, const char *api_key,
+                                  const char *signature_hex, int64_t now_ms, int64_t expires_ms)
+{
+    if (strlen(api_key) > AUTH_API_KEY_LENGTH || strlen(signature_hex) > AUTH_SIGNATURE_HEX_MAX ||
+        expires_ms <= now_ms) {
+        return CASH_VALIDATION_ERROR;
+    }
+    struct replay_context context = {
+        .api_key = api_key,
+        .signature_hex = signature_hex,
+        .now_ms = now_ms,
+        .expires_ms = expires_ms,
+    };
+    uint_fast64_t calls = atomic_fetch_add(&store->replay_calls, 1);
+    cash_result result = db_run(store, DB_WRITE_ONE, replay_body, &context);
+    if (result == CASH_OK && calls % REPLAY_PRUNE_EVERY_CALLS == 0 &&
+        db_run(store, DB_WRITE, replay_prune_body, &context) != CASH_OK) {
+        log_warn("store: pruning expired signatures failed; the next prune tries again");
+    }
+    return result;
+}
+
+/* ---- idempotency keys ---- */
+
+static cash_result key_delete(struct db_tx *tx, const char *api_key, const char *idempotency_key)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_KEY_DELETE);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, api_key);
+    db_bind_text(stmt, idempotency_key);
+    return db_exec(stmt, NULL);
+}
+
+/* The key as kept: a live one decides (store_request_kept), an expired one is dropped. */
+static cash_result key_lookup(struct db_tx *tx, struct store_request *request)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_KEY_GET);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, request->api_key);
+    db_bind_text(stmt, request->idempotency_key);
+    cash_result result = db_step(stmt);
+    if (result == CASH_NOT_FOUND) {
+        return CASH_OK;
+    }
+    if (result != CASH_OK) {
+        return result;
+    }
+    struct db_row row;
+    struct store_kept_key kept;
+    db_row_start(&row, stmt);
+    kept.fingerprint = db_row_text_view(&row);
+    kept.answer_status = db_row_int64(&row);
+    kept.sealed_answer = db_row_text_view(&row);
+    kept.expires_ms = db_row_int64(&row);
+    result = db_row_check(&row, "idempotency key get");
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (kept.expires_ms <= request->now_ms) {
+        return key_delete(tx, request->api_key, request->idempotency_key);
+    }
+    return store_request_kept(request, &kept);
+}
+
+/* Keeps the key with the answer rendered for outcome and row. */
+static cash_result key_keep(struct db_tx *tx, struct store_request *request, cash_result outcome,
+                            const void *row)
+{
+    cash_result result = store_request_render(request, outcome, row);
+    if (result != CASH_OK) {
+        return result;
+    }
+    struct db_stmt *stmt = db_statement(tx, SQL_KEY_INSERT);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, request->api_key);
+    db_bind_text(stmt, request->idempotency_key);
+    db_bind_text(stmt, request->fingerprint);
+    db_bind_int64(stmt, request->answer.status);
+    db_bind_text(stmt, request->answer.body);
+    db_bind_int64(stmt, request->now_ms);
+    db_bind_int64(stmt, request->idempotency_expires_ms);
+    int64_t changes = 0;
+    result = db_exec(stmt, &changes);
+    if (result == CASH_OK && changes == 0) {
+        result = CASH_IDEMPOTENCY_KEY_IN_USE;
+    }
+    return result;
+}
+
+struct request_call {
+    struct store_request *request;
+    const struct request_work *work;
+};
+
+static cash_result request_body(struct db_tx *tx, void *context_pointer)
+{
+    struct request_call *call = context_pointer;
+    struct store_request *request = call->request;
+    store_request_clear(request); /* a run again starts afresh */
+    cash_result result = CASH_OK;
+    if (request->signature_hex != NULL) {
+        result = replay_insert(tx, request->api_key, request->signature_hex, request->now_ms,
+                               request->replay_expires_ms);
+    }
+    if (result == CASH_OK && request->idempotency_key != NULL) {
+        result = key_lookup(tx, request);
+    }
+    if (result != CASH_OK || request->replayed) {
+        return result; /* a replay commits its replay row and nothing else */
+    }
+    result = call->work->body(tx, call->work->context);
+    if (result == CASH_OK && request->idempotency_key != NULL) {
+        cash_result outcome = call->work->outcome != NULL ? *call->work->outcome : CASH_OK;
+        result = key_keep(tx, request, outcome, call->work->row);
+    }
+    return result;
+}
+
+cash_result request_run(struct store *store, struct store_request *request,
+                        const struct request_work *work)
+{
+    if (request == NULL) {
+        return db_run(store, DB_WRITE, work->body, work->context);
+    }
+    struct request_call call = {.request = request, .work = work};
+    cash_result result = db_run(store, DB_WRITE, request_body, &call);
+    store_request_settle(request, result);
+    return result;
+}
+
+static cash_result forget_body(struct db_tx *tx, void *context_pointer)
+{
+    const char *const *names = context_pointer;
+    return key_delete(tx, names[0], names[1]);
+}
+
+/* Forgets a kept key (store.h). */
+cash_result store_idempotency_forget(struct store *store, const char *api_key,
+                                     const char *idempotency_key)
+{
+    const char *names[2] = {api_key, idempotency_key};
+    return db_run(store, DB_WRITE_ONE, forget_body, names);
+}

@@ -1,0 +1,153 @@
+/*
+ * sql.c - the catalogue of the store's statements (sql.h), one text for both drivers.
+ */
+#include "store/sql.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "store/db.h"
+
+static const struct sql_statement catalogue[SQL_COUNT] = {
+    /* ---- request.c ---- */
+    /* SPEC 1: an expired row for the same key and signature is taken over; a live one is left
+     * alone (no row changed: a replay). */
+    [SQL_REPLAY_INSERT] = {
+        "INSERT INTO used_signatures (api_key, signature, expires_ms) VALUES ($1, $2, $3)"
+        " ON CONFLICT (api_key, signature) DO UPDATE SET expires_ms = excluded.expires_ms"
+        " WHERE used_signatures.expires_ms <= $4"},
+    [SQL_REPLAY_PRUNE] = {"DELETE FROM used_signatures WHERE expires_ms <= $1"},
+    [SQL_KEY_GET] = {
+        "SELECT fingerprint, answer_status, sealed_answer, expires_ms FROM idempotency_keys"
+        " WHERE api_key = $1 AND idempotency_key = $2"},
+    [SQL_KEY_DELETE] = {"DELETE FROM idempotency_keys WHERE api_key = $1 AND idempotency_key = $2"},
+    /* Of two transactions keeping one key at once, the second's INSERT waits for the first (on
+     * PostgreSQL; SQLite's one writer runs them one after the other): if that committed, the
+     * second changes no row. */
+    [SQL_KEY_INSERT] = {
+        "INSERT INTO idempotency_keys (api_key, idempotency_key, fingerprint, answer_status,"
+        " sealed_answer, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (api_key, idempotency_key) DO NOTHING"},
+    [SQL_KEY_PRUNE] = {"DELETE FROM idempotency_keys WHERE expires_ms <= $1"},
+
+    /* ---- account.c ---- */
+    [SQL_ACCOUNT_INSERT] = {
+        "INSERT INTO accounts (account_id, status, verified, balance, point, auto_recharge,"
+        " minimum_cash, recharge_to, recharge_try_count, created_ms, updated_ms)"
+        " VALUES ($1, $2, $3, 0, 0, $4, $5, $6, $7, $8, $9)"},
+    [SQL_ACCOUNT_GET] = {
+        "SELECT account_id, status, verified, balance, point, auto_recharge, minimum_cash,"
+        " recharge_to, recharge_try_count, created_ms, updated_ms FROM accounts"
+        " WHERE account_id = $1"},
+    /* A NULL parameter leaves its column as it is. */
+    [SQL_ACCOUNT_UPDATE] = {
+        "UPDATE accounts SET status = COALESCE($1, status), verified = COALESCE($2, verified),"
+        " auto_recharge = COALESCE($3, auto_recharge), updated_ms = $4 WHERE account_id = $5",
+        .types = "tti"},
+    [SQL_ACCOUNT_EXISTS] = {"SELECT 1 FROM accounts WHERE account_id = $1"},
+    [SQL_MEMBER_INSERT] = {
+        "INSERT INTO members (member_id, account_id, email, phone, role, status, created_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)"},
+    [SQL_MEMBER_GET] = {
+        "SELECT member_id, account_id, email, phone, role, status, created_ms FROM members"
+        " WHERE member_id = $1"},
+    [SQL_MEMBER_UPDATE] = {
+        "UPDATE members SET role = COALESCE($1, role), status = COALESCE($2, status)"
+        " WHERE member_id = $3"},
+    [SQL_MEMBER_EXISTS] = {"SELECT 1 FROM members WHERE member_id = $1"},
+    [SQL_API_KEY_INSERT] = {
+        "INSERT INTO api_keys (api_key, sealed_secret, member_id, scopes, revoked, created_ms)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"},
+    [SQL_API_KEY_GET] = {
+        "SELECT k.api_key, k.sealed_secret, k.member_id, m.account_id, k.scopes, k.revoked,"
+        " m.role, m.status, a.status, a.verified, m.email, m.phone"
+        " FROM api_keys k JOIN members m ON m.member_id = k.member_id"
+        " JOIN accounts a ON a.account_id = m.account_id WHERE k.api_key = $1"},
+    [SQL_API_KEY_REVOKE] = {"UPDATE api_keys SET revoked = 1 WHERE api_key = $1"},
+
+    /* ---- bank.c ---- */
+
+    /* ---- guard.c ---- */
+
+    /* ---- verification.c ---- */
+
+    /* ---- ledger.c ---- */
+
+    /* ---- lifecycle.c ---- */
+
+    /* ---- payout.c ---- */
+
+    /* ---- withdraw.c ---- */
+
+    /* ---- withdraw_list.c ---- */
+
+    /* ---- audit.c ---- */
+
+    /* ---- migrate.c ---- */
+    /* Every transaction that changes an account's money, bank account or daily total takes this
+     * lock first (after the second factor), so that they follow one another per account. FOR NO
+     * KEY UPDATE: the lock an UPDATE of the balance takes anyway, taken first; it does not block
+     * rows that merely reference the account (their foreign key takes FOR KEY SHARE). */
+    [SQL_ACCOUNT_LOCK] = {"SELECT balance, point FROM accounts WHERE account_id = $1",
+                          .lock = SQL_LOCK_NO_KEY_UPDATE},
+};
+
+const struct sql_statement *sql_statement_of(enum sql_id id)
+{
+    if ((unsigned)id >= SQL_COUNT || catalogue[id].text == NULL) {
+        return NULL;
+    }
+    return &catalogue[id];
+}
+
+static const char *sql_lock_clause(enum sql_lock lock)
+{
+    switch (lock) {
+    case SQL_LOCK_UPDATE:
+        return " FOR UPDATE";
+    case SQL_LOCK_NO_KEY_UPDATE:
+        return " FOR NO KEY UPDATE";
+    case SQL_LOCK_NONE:
+        break;
+    }
+    return "";
+}
+
+bool sql_text(enum sql_id id, unsigned caps, char *out, size_t out_size)
+{
+    const struct sql_statement *entry = sql_statement_of(id);
+    if (entry == NULL) {
+        log_error("store: statement %d is not in the catalogue", (int)id);
+        return false;
+    }
+    const char *text = entry->text;
+    if (entry->variant_text != NULL && (caps & entry->variant_caps) == entry->variant_caps) {
+        text = entry->variant_text;
+    }
+    const char *lock = (caps & DB_CAP_ROW_LOCKS) != 0 ? sql_lock_clause(entry->lock) : "";
+    int written = snprintf(out, out_size, "%s%s", text, lock);
+    if (written < 0 || (size_t)written >= out_size) {
+        log_error("store: statement %d is longer than SQL_TEXT_BYTES_MAX", (int)id);
+        return false;
+    }
+    return true;
+}
+
+int sql_param_count(const char *text)
+{
+    int highest = 0;
+    for (const char *at = strchr(text, '$'); at != NULL; at = strchr(at + 1, '$')) {
+        int number = 0;
+        for (const char *digit = at + 1; *digit >= '0' && *digit <= '9'; digit++) {
+            number = number * 10 + (*digit - '0');
+            if (number > SQL_PARAMS_MAX) {
+                return -1;
+            }
+        }
+        if (number > highest) {
+            highest = number;
+        }
+    }
+    return highest;
+}

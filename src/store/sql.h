@@ -1,0 +1,85 @@
+/*
+ * sql.h - every SQL statement of the store, written once (sql.c), named by id; private to
+ * src/store. Parameters are $1, $2, ... in both dialects, with no "::" casts (SQLite would read
+ * "$1::text" as one parameter of that name): where PostgreSQL cannot infer a parameter's type,
+ * the entry says it in `types`. A row lock is an attribute that a driver with row locks appends;
+ * SQLite's single writer serialises without one. Where the dialects must differ, the entry holds
+ * a second text for drivers with the capability it names (db.h: enum db_capability).
+ */
+#ifndef CASH_STORE_SQL_H
+#define CASH_STORE_SQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The statements, grouped by the store file that runs them. */
+enum sql_id {
+    /* request.c: the replay cache and idempotency keys (SPEC 1) */
+    SQL_REPLAY_INSERT,
+    SQL_REPLAY_PRUNE,
+    SQL_KEY_GET,
+    SQL_KEY_DELETE,
+    SQL_KEY_INSERT,
+    SQL_KEY_PRUNE,
+    /* account.c: accounts, members, API keys */
+    SQL_ACCOUNT_INSERT,
+    SQL_ACCOUNT_GET,
+    SQL_ACCOUNT_UPDATE,
+    SQL_ACCOUNT_EXISTS,
+    SQL_ACCOUNT_LOCK,
+    SQL_MEMBER_INSERT,
+    SQL_MEMBER_GET,
+    SQL_MEMBER_UPDATE,
+    SQL_MEMBER_EXISTS,
+    SQL_API_KEY_INSERT,
+    SQL_API_KEY_GET,
+    SQL_API_KEY_REVOKE,
+    /* bank.c */
+    /* guard.c */
+    /* verification.c */
+    /* ledger.c */
+    /* lifecycle.c */
+    /* payout.c */
+    /* withdraw.c */
+    /* withdraw_list.c */
+    /* audit.c */
+    /* migrate.c */
+    SQL_COUNT
+};
+
+/* The row lock a driver with DB_CAP_ROW_LOCKS appends to a SELECT. */
+enum sql_lock {
+    SQL_LOCK_NONE,
+    SQL_LOCK_UPDATE,        /* FOR UPDATE: the row will be deleted or its key changed */
+    SQL_LOCK_NO_KEY_UPDATE, /* FOR NO KEY UPDATE: the row will be updated in place */
+};
+
+struct sql_statement {
+    const char *text;
+    enum sql_lock lock;
+    /* PostgreSQL's types of $1, $2, ... where it cannot infer them: 't' text, 'i' bigint,
+     * '-' inferred; NULL: all inferred. */
+    const char *types;
+    unsigned variant_caps;      /* a driver with all these capability bits ... */
+    const char *variant_text;   /* ... runs this text instead */
+    bool stream;                /* rows are read one at a time from the server (large scans) */
+};
+
+/* The catalogue entry of id. */
+const struct sql_statement *sql_statement_of(enum sql_id id);
+
+/*
+ * The text a driver with caps runs for id, its row lock appended, into out; false (logged) if it
+ * does not fit.
+ */
+bool sql_text(enum sql_id id, unsigned caps, char *out, size_t out_size);
+
+/* The highest $n in text (0 for none); -1 past SQL_PARAMS_MAX. */
+int sql_param_count(const char *text);
+
+/* The most parameters one statement takes ($1 .. $SQL_PARAMS_MAX). */
+#define SQL_PARAMS_MAX 40
+/* The longest statement text, lock included. */
+#define SQL_TEXT_BYTES_MAX 4096
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * store_internal.h - what the store's files, written once over the driver seam (db.h), share
+ * inside a transaction; private to src/store.
+ */
+#ifndef CASH_STORE_INTERNAL_H
+#define CASH_STORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/db.h"
+#include "store/store.h"
+
+/*
+ * account.c: locks the account row for the rest of the transaction, where the driver has row
+ * locks, and reads its balance and point; CASH_NOT_FOUND if there is no such account. Every
+ * transaction that changes an account's money, bank account or daily total takes it first (after
+ * the second factor), so that they follow one another per account.
+ */
+cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *balance_out,
+                         int64_t *point_out);
+
+/* bank.c: the registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
+cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out);
+
+/* request.c: SPEC 1, the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE
+ * if a live one is remembered. */
+cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *signature_hex,
+                          int64_t now_ms, int64_t expires_ms);
+
+/*
+ * request.c: a write of the API with its struct store_request (store.h), in one DB_WRITE run: the
+ * replay row, the kept key's decision, body, then the key kept with the answer rendered from
+ * *outcome (NULL: CASH_OK) and row, which body must have written when it returns CASH_OK. With
+ * request NULL, only body. With request->replayed the caller must not read body's outputs.
+ */
+struct request_work {
+    db_body body;
+    void *context;
+    const cash_result *outcome;
+    const void *row;
+};
+
+cash_result request_run(struct store *store, struct store_request *request,
+                        const struct request_work *work);
+
+#endif
