@@ -43,6 +43,7 @@ enum db_capability {
     DB_CAP_DML_CTE = 1u << 1,    /* INSERT/UPDATE inside WITH */
     DB_CAP_ILIKE = 1u << 2,      /* ILIKE for case-insensitive matching */
     DB_CAP_PROCEDURES = 1u << 3, /* server-side functions (the one-statement withdrawal) */
+    DB_CAP_STATEMENT_TIMEOUT = 1u << 4, /* SET LOCAL statement_timeout */
 };
 
 struct db_tx;   /* a driver's connection while a body runs on it */

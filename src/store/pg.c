@@ -38,7 +38,6 @@ static const struct store_ops pg_ops = {
     .totp_get = pg_totp_get,
     .withdraw_create = pg_withdraw_create,
     .withdraw_get = pg_withdraw_get,
-    .withdraw_list = pg_withdraw_list,
     .withdraw_cancel = pg_withdraw_cancel,
     .withdraw_confirm = pg_withdraw_confirm,
     .withdraw_reject = pg_withdraw_reject,
@@ -46,7 +45,6 @@ static const struct store_ops pg_ops = {
     .withdraw_claim = pg_withdraw_claim,
     .withdraw_claim_renew = pg_withdraw_claim_renew,
     .withdraw_settle = pg_withdraw_settle,
-    .ledger_verify = pg_ledger_verify,
     .durability_check = pg_durability_check,
 };
 

@@ -336,7 +336,8 @@ static int pg_db_control(struct store *store, int op, void *argument)
 }
 
 const struct db_driver pg_driver = {
-    .caps = DB_CAP_ROW_LOCKS | DB_CAP_DML_CTE | DB_CAP_ILIKE | DB_CAP_PROCEDURES,
+    .caps = DB_CAP_ROW_LOCKS | DB_CAP_DML_CTE | DB_CAP_ILIKE | DB_CAP_PROCEDURES |
+            DB_CAP_STATEMENT_TIMEOUT,
     .run = pg_driver_run,
     .statement = pg_db_statement,
     .bind_int64 = pg_db_bind_int64,

@@ -274,16 +274,10 @@ cash_result pg_withdraw_create(struct store *store, struct withdraw_create *crea
                                struct withdrawal *out, struct store_request *request);
 cash_result pg_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
                             struct withdrawal *out);
-cash_result pg_withdraw_list(struct store *store, const struct withdraw_query *query,
-                             struct withdrawal *out, size_t *count_out,
-                             char next_key_out[WITHDRAW_ID_LENGTH + 1]);
 cash_result pg_withdraw_cancel(struct store *store, const char *account_id, const char *withdraw_id,
                                const char *history_id, int64_t now_ms, struct withdrawal *out,
                                struct store_request *request);
 
-cash_result pg_ledger_verify(struct store *store,
-                             void (*report)(void *context, const char *problem), void *context,
-                             size_t *problems_out);
 
 /* SPEC 4 lifecycle (pg_lifecycle.c). */
 cash_result pg_withdraw_confirm(struct store *store, const struct withdraw_confirm *request,

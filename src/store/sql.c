@@ -83,6 +83,54 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
     /* ---- withdraw_list.c ---- */
 
     /* ---- audit.c ---- */
+    /* Each account: the ledger sums to the balance and its last entry ends at the balance. */
+    [SQL_AUDIT_ACCOUNTS] = {
+        "SELECT a.account_id, a.balance, a.point,"
+        " (SELECT COALESCE(SUM(h.balance_amount), 0) FROM balance_history h"
+        "  WHERE h.account_id = a.account_id),"
+        " (SELECT COALESCE(SUM(h.point_amount), 0) FROM balance_history h"
+        "  WHERE h.account_id = a.account_id),"
+        " (SELECT h.new_balance FROM balance_history h WHERE h.account_id = a.account_id"
+        "  ORDER BY h.entry_seq DESC LIMIT 1)"
+        " FROM accounts a ORDER BY a.account_id",
+        .stream = true},
+    /* Each account's entries in commit order: old to new values chain. */
+    [SQL_AUDIT_CHAIN] = {
+        "SELECT account_id, entry_seq, history_id, type, balance_amount, point_amount, old_balance,"
+        " new_balance, old_point, new_point FROM balance_history ORDER BY account_id, entry_seq",
+        .stream = true},
+    /* Each withdrawal: its debit and refund entries. */
+    [SQL_AUDIT_WITHDRAWALS] = {
+        "SELECT w.withdraw_id, w.status, w.amount, w.fee, w.total_amount,"
+        " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
+        "  AND h.type = 'WITHDRAW'),"
+        " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
+        "  AND h.type = 'WITHDRAW' AND h.account_id = w.account_id"
+        "  AND h.balance_amount = -w.total_amount),"
+        " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
+        "  AND h.type = 'WITHDRAW_REFUND'),"
+        " (SELECT COUNT(*) FROM balance_history h WHERE h.group_id = w.withdraw_id"
+        "  AND h.type = 'WITHDRAW_REFUND' AND h.account_id = w.account_id"
+        "  AND h.balance_amount = w.total_amount)"
+        " FROM withdrawals w ORDER BY w.withdraw_id",
+        .stream = true},
+    /* Withdrawal entries without their withdrawal. */
+    [SQL_AUDIT_ORPHANS] = {
+        "SELECT h.history_id, h.type, h.group_id FROM balance_history h"
+        " WHERE h.type IN ('WITHDRAW', 'WITHDRAW_REFUND')"
+        " AND NOT EXISTS (SELECT 1 FROM withdrawals w WHERE w.withdraw_id = h.group_id)"
+        " ORDER BY h.history_id",
+        .stream = true},
+    /* SPEC 4: balance = credits - totals of live withdrawals (those withdraw_status_is_live()
+     * names). */
+    [SQL_AUDIT_LIVE] = {
+        "SELECT a.account_id, a.balance,"
+        " (SELECT COALESCE(SUM(h.balance_amount), 0) FROM balance_history h"
+        "  WHERE h.account_id = a.account_id AND h.type = 'RECHARGE'),"
+        " (SELECT COALESCE(SUM(w.total_amount), 0) FROM withdrawals w"
+        "  WHERE w.account_id = a.account_id AND w.status IN ('PENDING', 'CONFIRMED', 'COMPLETED'))"
+        " FROM accounts a ORDER BY a.account_id",
+        .stream = true},
 
     /* ---- migrate.c ---- */
     /* Every transaction that changes an account's money, bank account or daily total takes this

@@ -43,6 +43,11 @@ enum sql_id {
     /* withdraw.c */
     /* withdraw_list.c */
     /* audit.c */
+    SQL_AUDIT_ACCOUNTS,
+    SQL_AUDIT_CHAIN,
+    SQL_AUDIT_WITHDRAWALS,
+    SQL_AUDIT_ORPHANS,
+    SQL_AUDIT_LIVE,
     /* migrate.c */
     SQL_COUNT
 };

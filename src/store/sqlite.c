@@ -60,7 +60,6 @@ static const struct store_ops sqlite_ops = {
     .totp_get = sqlite_totp_get,
     .withdraw_create = sqlite_withdraw_create,
     .withdraw_get = sqlite_withdraw_get,
-    .withdraw_list = sqlite_withdraw_list,
     .withdraw_cancel = sqlite_withdraw_cancel,
     .withdraw_confirm = sqlite_withdraw_confirm,
     .withdraw_reject = sqlite_withdraw_reject,
@@ -68,7 +67,6 @@ static const struct store_ops sqlite_ops = {
     .withdraw_claim = sqlite_withdraw_claim,
     .withdraw_claim_renew = sqlite_withdraw_claim_renew,
     .withdraw_settle = sqlite_withdraw_settle,
-    .ledger_verify = sqlite_ledger_verify,
     .durability_check = sqlite_durability_check,
 };
 

@@ -279,16 +279,10 @@ cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *
                                    struct withdrawal *out, struct store_request *request);
 cash_result sqlite_withdraw_get(struct store *store, const char *account_id,
                                 const char *withdraw_id, struct withdrawal *out);
-cash_result sqlite_withdraw_list(struct store *store, const struct withdraw_query *query,
-                                 struct withdrawal *out, size_t *count_out,
-                                 char next_key_out[WITHDRAW_ID_LENGTH + 1]);
 cash_result sqlite_withdraw_cancel(struct store *store, const char *account_id,
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
                                    struct withdrawal *out, struct store_request *request);
 
-cash_result sqlite_ledger_verify(struct store *store,
-                                 void (*report)(void *context, const char *problem), void *context,
-                                 size_t *problems_out);
 
 /* SPEC 7: CASH_VALIDATION_ERROR (why says so) when the writer's synchronous is below FULL. */
 cash_result sqlite_durability_check(struct store *store, char *why, size_t why_size);

@@ -202,13 +202,6 @@ cash_result store_withdraw_get(struct store *store, const char *account_id, cons
     return store->ops->withdraw_get(store, account_id, withdraw_id, out);
 }
 
-cash_result store_withdraw_list(struct store *store, const struct withdraw_query *query,
-                                struct withdrawal *out, size_t *count_out,
-                                char next_key_out[WITHDRAW_ID_LENGTH + 1])
-{
-    return store->ops->withdraw_list(store, query, out, count_out, next_key_out);
-}
-
 cash_result store_withdraw_cancel(struct store *store, const char *account_id,
                                   const char *withdraw_id, const char *history_id, int64_t now_ms,
                                   struct withdrawal *out, struct store_request *request)
@@ -254,13 +247,6 @@ cash_result store_withdraw_settle(struct store *store, const struct withdraw_out
                                   struct withdrawal *out)
 {
     return store->ops->withdraw_settle(store, outcome, out);
-}
-
-cash_result store_ledger_verify(struct store *store,
-                                void (*report)(void *context, const char *problem), void *context,
-                                size_t *problems_out)
-{
-    return store->ops->ledger_verify(store, report, context, problems_out);
 }
 
 cash_result store_durability_check(struct store *store, char *why, size_t why_size)

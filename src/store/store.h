@@ -279,9 +279,6 @@ struct store_ops {
                                    struct withdrawal *out, struct store_request *request);
     cash_result (*withdraw_get)(struct store *store, const char *account_id,
                                 const char *withdraw_id, struct withdrawal *out);
-    cash_result (*withdraw_list)(struct store *store, const struct withdraw_query *query,
-                                 struct withdrawal *out, size_t *count_out,
-                                 char next_key_out[WITHDRAW_ID_LENGTH + 1]);
     cash_result (*withdraw_cancel)(struct store *store, const char *account_id,
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
                                    struct withdrawal *out, struct store_request *request);
@@ -301,9 +298,6 @@ struct store_ops {
                                    struct withdrawal *out);
 
 
-    cash_result (*ledger_verify)(struct store *store,
-                                 void (*report)(void *context, const char *problem), void *context,
-                                 size_t *problems_out);
 
     cash_result (*durability_check)(struct store *store, char *why, size_t why_size);
 };

@@ -44,4 +44,14 @@ struct request_work {
 cash_result request_run(struct store *store, struct store_request *request,
                         const struct request_work *work);
 
+/* The columns of a withdrawal, in the order withdraw_row_read() reads them; withdraw_id first. */
+#define WITHDRAW_COLUMNS                                                                           \
+    "withdraw_id, account_id, member_id, bank_code, sealed_number, masked_number, holder_name,"    \
+    " status, is_processing, confirmed_count, memo, transaction_id, transaction_ms, amount, fee,"  \
+    " total_amount, confirmed_ms, created_ms, updated_ms"
+
+/* withdraw_list.c: reads stmt's current row of WITHDRAW_COLUMNS into *out; row says whether it
+ * read well (db_row_check). */
+void withdraw_row_read(struct db_row *row, struct db_stmt *stmt, struct withdrawal *out);
+
 #endif

@@ -1,34 +1,85 @@
 /*
- * pg_audit.c - store_ledger_verify for the PostgreSQL backend (SPEC 3: `cashctl ledger verify`).
- * Reads everything in one REPEATABLE READ, READ ONLY transaction, so that it sees one consistent
- * state while many cashd processes keep writing, row by row (single-row mode) so that a large
- * ledger is never held in memory, and reports each broken invariant as one line naming ids and
- * amounts (never a sealed number, a secret or a code). The same checks as sqlite_audit.c.
+ * audit.c - store_ledger_verify (SPEC 3: `cashctl ledger verify`), written once over the driver
+ * seam. Reads everything in one snapshot, so that it sees one consistent state while cashd
+ * processes keep writing, row by row (the statements are `stream`: a large ledger is never held
+ * in memory), and reports each broken invariant as one line naming ids and amounts (never a
+ * sealed number, a secret or a code).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "domain/withdraw_state.h"
-#include "store/pg_internal.h"
-#include "store/store_audit.h"
+#include "store/store_internal.h"
 
-/* A whole ledger may take longer than a request's statement_timeout. */
-static const char SQL_AUDIT_NO_TIMEOUT[] = "SET LOCAL statement_timeout = 0";
-static cash_result audit_account(void *context, const PGresult *res)
-{
-    struct audit *audit = context;
+#define AUDIT_PROBLEM_BYTES_MAX 256
+
+struct audit {
+    void (*report)(void *context, const char *problem);
+    void *report_context;
+    size_t problems;
+    /* the chain walk */
     char account_id[ACCOUNT_ID_LENGTH + 1];
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    pg_row_text(&row, account_id, sizeof(account_id));
-    int64_t balance = pg_row_int64(&row);
-    int64_t point = pg_row_int64(&row);
-    int64_t balance_sum = pg_row_int64(&row);
-    int64_t point_sum = pg_row_int64(&row);
-    bool has_entries = !pg_row_is_null(&row);
-    int64_t last_balance = has_entries ? pg_row_int64(&row) : 0;
+    int64_t seq;
+    int64_t balance;
+    int64_t point;
+};
+
+/* Counts one problem and hands its text to the report callback. */
+static void audit_problem(struct audit *audit, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void audit_problem(struct audit *audit, const char *format, ...)
+{
+    char problem[AUDIT_PROBLEM_BYTES_MAX];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(problem, sizeof(problem), format, arguments);
+    va_end(arguments);
+    audit->problems++;
+    if (audit->report != NULL) {
+        audit->report(audit->report_context, problem);
+    }
+}
+
+typedef cash_result (*audit_row_check)(struct audit *audit, struct db_stmt *stmt);
+
+/* Runs one query of the catalogue and checks each row. */
+static cash_result audit_query(struct db_tx *tx, struct audit *audit, enum sql_id id,
+                               audit_row_check check)
+{
+    struct db_stmt *stmt = db_statement(tx, id);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    for (;;) {
+        cash_result result = db_step(stmt);
+        if (result == CASH_NOT_FOUND) {
+            return CASH_OK;
+        }
+        if (result == CASH_OK) {
+            result = check(audit, stmt);
+        }
+        if (result != CASH_OK) {
+            return result;
+        }
+    }
+}
+
+static cash_result audit_account(struct audit *audit, struct db_stmt *stmt)
+{
+    char account_id[ACCOUNT_ID_LENGTH + 1];
+    struct db_row row;
+    db_row_start(&row, stmt);
+    db_row_text(&row, account_id, sizeof(account_id));
+    int64_t balance = db_row_int64(&row);
+    int64_t point = db_row_int64(&row);
+    int64_t balance_sum = db_row_int64(&row);
+    int64_t point_sum = db_row_int64(&row);
+    bool has_entries = !db_row_is_null(&row);
+    int64_t last_balance = has_entries ? db_row_int64(&row) : 0;
     if (!row.ok) {
         audit_problem(audit, "account %s: a stored value is out of range", account_id);
         return CASH_OK;
@@ -82,21 +133,20 @@ static void audit_chain_entry(struct audit *audit, const char *history_id, int64
     audit->point = new_point;
 }
 
-static cash_result audit_chain(void *context, const PGresult *res)
+static cash_result audit_chain(struct audit *audit, struct db_stmt *stmt)
 {
-    struct audit *audit = context;
     char account_id[ACCOUNT_ID_LENGTH + 1];
     char history_id[HISTORY_ID_LENGTH + 1];
     enum history_type type = HISTORY_RECHARGE;
     int64_t values[6];
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    pg_row_text(&row, account_id, sizeof(account_id));
-    int64_t seq = pg_row_int64(&row);
-    pg_row_text(&row, history_id, sizeof(history_id));
-    pg_row_history_type(&row, &type);
+    struct db_row row;
+    db_row_start(&row, stmt);
+    db_row_text(&row, account_id, sizeof(account_id));
+    int64_t seq = db_row_int64(&row);
+    db_row_text(&row, history_id, sizeof(history_id));
+    db_row_history_type(&row, &type);
     for (size_t i = 0; i < 6; i++) {
-        values[i] = pg_row_int64(&row);
+        values[i] = db_row_int64(&row);
     }
     if (!row.ok) {
         audit_problem(audit, "ledger entry %s: a stored value is out of range", history_id);
@@ -138,21 +188,20 @@ static void audit_withdraw_entries(struct audit *audit, const char *withdraw_id,
     }
 }
 
-static cash_result audit_withdrawal(void *context, const PGresult *res)
+static cash_result audit_withdrawal(struct audit *audit, struct db_stmt *stmt)
 {
-    struct audit *audit = context;
     char withdraw_id[WITHDRAW_ID_LENGTH + 1];
     enum withdraw_status status = WITHDRAW_PENDING;
     int64_t counts[4];
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    pg_row_text(&row, withdraw_id, sizeof(withdraw_id));
-    pg_row_withdraw_status(&row, &status);
-    int64_t amount = pg_row_int64(&row);
-    int64_t fee = pg_row_int64(&row);
-    int64_t total = pg_row_int64(&row);
+    struct db_row row;
+    db_row_start(&row, stmt);
+    db_row_text(&row, withdraw_id, sizeof(withdraw_id));
+    db_row_withdraw_status(&row, &status);
+    int64_t amount = db_row_int64(&row);
+    int64_t fee = db_row_int64(&row);
+    int64_t total = db_row_int64(&row);
     for (size_t i = 0; i < 4; i++) {
-        counts[i] = pg_row_int64(&row);
+        counts[i] = db_row_int64(&row);
     }
     if (!row.ok) {
         audit_problem(audit, "withdrawal %s: a stored value is out of range", withdraw_id);
@@ -168,17 +217,16 @@ static cash_result audit_withdrawal(void *context, const PGresult *res)
     return CASH_OK;
 }
 
-static cash_result audit_orphan(void *context, const PGresult *res)
+static cash_result audit_orphan(struct audit *audit, struct db_stmt *stmt)
 {
-    struct audit *audit = context;
     char history_id[HISTORY_ID_LENGTH + 1];
     char type[32];
     char group_id[WITHDRAW_ID_LENGTH + 1];
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    pg_row_text(&row, history_id, sizeof(history_id));
-    pg_row_text(&row, type, sizeof(type));
-    pg_row_text(&row, group_id, sizeof(group_id));
+    struct db_row row;
+    db_row_start(&row, stmt);
+    db_row_text(&row, history_id, sizeof(history_id));
+    db_row_text(&row, type, sizeof(type));
+    db_row_text(&row, group_id, sizeof(group_id));
     audit_problem(audit, "ledger entry %s (%s) names withdrawal \"%s\", which does not exist",
                   history_id, type, group_id);
     return CASH_OK;
@@ -199,60 +247,56 @@ static void audit_live_values(struct audit *audit, const char *account_id, bool 
     }
 }
 
-static cash_result audit_live(void *context, const PGresult *res)
+static cash_result audit_live(struct audit *audit, struct db_stmt *stmt)
 {
-    struct audit *audit = context;
     char account_id[ACCOUNT_ID_LENGTH + 1];
     int64_t values[3];
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    pg_row_text(&row, account_id, sizeof(account_id));
+    struct db_row row;
+    db_row_start(&row, stmt);
+    db_row_text(&row, account_id, sizeof(account_id));
     for (size_t i = 0; i < 3; i++) {
-        values[i] = pg_row_int64(&row);
+        values[i] = db_row_int64(&row);
     }
     audit_live_values(audit, account_id, row.ok, values);
     return CASH_OK;
 }
 
-static cash_result audit_body(struct pg_conn *conn, void *context_pointer)
+static cash_result audit_body(struct db_tx *tx, void *context_pointer)
 {
     struct audit *audit = context_pointer;
-    /* A run again (CockroachDB may ask for one) starts over; a problem may be told twice. */
-    audit->problems = 0;
-    audit->account_id[0] = '\0';
-    cash_result result = pg_exec_simple(conn, SQL_AUDIT_NO_TIMEOUT, "ledger verify");
-    if (result == CASH_OK) {
-        result = pg_exec_each(conn, STORE_AUDIT_SQL_ACCOUNTS, NULL, "ledger verify", audit_account,
-                              audit);
+    cash_result result = CASH_OK;
+    if (db_tx_can(tx, DB_CAP_STATEMENT_TIMEOUT)) {
+        /* A whole ledger may take longer than a request's statement timeout. */
+        result = db_exec_simple(tx, "SET LOCAL statement_timeout = 0");
     }
     if (result == CASH_OK) {
-        result =
-            pg_exec_each(conn, STORE_AUDIT_SQL_CHAIN, NULL, "ledger verify", audit_chain, audit);
+        result = audit_query(tx, audit, SQL_AUDIT_ACCOUNTS, audit_account);
     }
     if (result == CASH_OK) {
-        result = pg_exec_each(conn, STORE_AUDIT_SQL_WITHDRAWALS, NULL, "ledger verify",
-                              audit_withdrawal, audit);
+        result = audit_query(tx, audit, SQL_AUDIT_CHAIN, audit_chain);
     }
     if (result == CASH_OK) {
-        result =
-            pg_exec_each(conn, STORE_AUDIT_SQL_ORPHANS, NULL, "ledger verify", audit_orphan, audit);
+        result = audit_query(tx, audit, SQL_AUDIT_WITHDRAWALS, audit_withdrawal);
     }
     if (result == CASH_OK) {
-        result = pg_exec_each(conn, STORE_AUDIT_SQL_LIVE, NULL, "ledger verify", audit_live, audit);
+        result = audit_query(tx, audit, SQL_AUDIT_ORPHANS, audit_orphan);
+    }
+    if (result == CASH_OK) {
+        result = audit_query(tx, audit, SQL_AUDIT_LIVE, audit_live);
     }
     return result;
 }
 
 /*
- * Checks every ledger invariant of store.h in one read-only snapshot; report (may be NULL) is
+ * Checks every ledger invariant of store.h in one read transaction; report (may be NULL) is
  * called once per problem. CASH_OK when the check ran, whatever it found: *problems_out counts.
  */
-cash_result pg_ledger_verify(struct store *store,
-                             void (*report)(void *context, const char *problem), void *context,
-                             size_t *problems_out)
+cash_result store_ledger_verify(struct store *store,
+                                void (*report)(void *context, const char *problem), void *context,
+                                size_t *problems_out)
 {
     struct audit audit = {.report = report, .report_context = context};
-    cash_result result = pg_run(pg_store_of(store), PG_SNAPSHOT, audit_body, &audit);
+    cash_result result = db_run(store, DB_SNAPSHOT, audit_body, &audit);
     if (result == CASH_OK) {
         *problems_out = audit.problems;
     }

@@ -1,0 +1,317 @@
+/*
+ * withdraw_list.c - GET /cash/v1/withdraw (SPEC 2) written once over the driver seam, and the
+ * reader of a withdrawal's row that every file of the store uses. The parsed struct
+ * withdraw_query becomes SQL built only from fixed fragments and numbered parameters, every value
+ * bound, newest first (withdrawId descending), one row more than the page: the first id of the
+ * next page.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "store/store_internal.h"
+
+#define WITHDRAW_LIST_SQL_BYTES_MAX 4096
+#define LIKE_PATTERN_BYTES_MAX      (2 * HOLDER_NAME_BYTES_MAX + 3)
+
+void withdraw_row_read(struct db_row *row, struct db_stmt *stmt, struct withdrawal *out)
+{
+    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
+    db_row_start(row, stmt);
+    db_row_text(row, out->withdraw_id, sizeof(out->withdraw_id));
+    db_row_text(row, out->account_id, sizeof(out->account_id));
+    db_row_text(row, out->member_id, sizeof(out->member_id));
+    db_row_text(row, out->bank_code, sizeof(out->bank_code));
+    db_row_text(row, out->sealed_number, sizeof(out->sealed_number));
+    db_row_text(row, out->masked_number, sizeof(out->masked_number));
+    db_row_text(row, out->holder_name, sizeof(out->holder_name));
+    db_row_withdraw_status(row, &out->status);
+    out->is_processing = db_row_bool(row);
+    out->confirmed_count = db_row_int64(row);
+    db_row_text(row, out->memo, sizeof(out->memo));
+    db_row_text(row, out->transaction_id, sizeof(out->transaction_id));
+    out->transaction_ms = db_row_int64(row);
+    out->amount_won = db_row_int64(row);
+    out->fee_won = db_row_int64(row);
+    out->total_amount_won = db_row_int64(row);
+    out->confirmed_ms = db_row_int64(row);
+    out->created_ms = db_row_int64(row);
+    out->updated_ms = db_row_int64(row);
+    if (out->amount_won < 1 || out->fee_won < 0 ||
+        out->amount_won + out->fee_won != out->total_amount_won) {
+        row->ok = false;
+    }
+}
+
+/* The column of a field and whether it holds text; NULL for an unknown field. */
+static const char *withdraw_column(enum withdraw_field field, bool *is_text_out)
+{
+    *is_text_out = true;
+    switch (field) {
+    case WITHDRAW_FIELD_WITHDRAW_ID:
+        return "withdraw_id";
+    case WITHDRAW_FIELD_STATUS:
+        return "status";
+    case WITHDRAW_FIELD_BANK_CODE:
+        return "bank_code";
+    case WITHDRAW_FIELD_HOLDER_NAME:
+        return "holder_name";
+    case WITHDRAW_FIELD_AMOUNT:
+        *is_text_out = false;
+        return "amount";
+    case WITHDRAW_FIELD_FEE:
+        *is_text_out = false;
+        return "fee";
+    case WITHDRAW_FIELD_TOTAL_AMOUNT:
+        *is_text_out = false;
+        return "total_amount";
+    case WITHDRAW_FIELD_DATE_CREATED:
+        *is_text_out = false;
+        return "created_ms";
+    case WITHDRAW_FIELD_DATE_UPDATED:
+        *is_text_out = false;
+        return "updated_ms";
+    }
+    return NULL;
+}
+
+/* "%text%" with the LIKE wildcards of text escaped by a backslash (the SQL says ESCAPE '\');
+ * false if it does not fit out_size. */
+static bool like_pattern(const char *text, char *out, size_t out_size)
+{
+    size_t at = 0;
+    if (out_size < 3) {
+        return false;
+    }
+    out[at++] = '%';
+    for (const char *c = text; *c != '\0'; c++) {
+        if (at + 4 > out_size) {
+            return false;
+        }
+        if (*c == '%' || *c == '_' || *c == '\\') {
+            out[at++] = '\\';
+        }
+        out[at++] = *c;
+    }
+    out[at++] = '%';
+    out[at] = '\0';
+    return true;
+}
+
+/* The SQL of an operator before its parameter; NULL for an unknown one. A substring match is
+ * ASCII case-insensitive on both drivers: SQLite's LIKE is, PostgreSQL's ILIKE is. */
+static const char *query_op_sql(enum query_op op, bool has_ilike)
+{
+    switch (op) {
+    case QUERY_EQ:
+        return " = ";
+    case QUERY_NE:
+        return " <> ";
+    case QUERY_GT:
+        return " > ";
+    case QUERY_GTE:
+        return " >= ";
+    case QUERY_LT:
+        return " < ";
+    case QUERY_LTE:
+        return " <= ";
+    case QUERY_LIKE:
+        return has_ilike ? " ILIKE " : " LIKE ";
+    }
+    return NULL;
+}
+
+/* The SQL being built from fixed fragments. */
+struct sql_builder {
+    char sql[WITHDRAW_LIST_SQL_BYTES_MAX];
+    size_t length;
+    int next_param; /* the number of the next $n */
+    bool ok;
+};
+
+static void sql_append(struct sql_builder *text, const char *fragment)
+{
+    size_t fragment_length = strlen(fragment);
+    if (!text->ok || text->length + fragment_length >= sizeof(text->sql)) {
+        text->ok = false;
+        return;
+    }
+    memcpy(text->sql + text->length, fragment, fragment_length + 1);
+    text->length += fragment_length;
+}
+
+static void sql_param(struct sql_builder *text)
+{
+    char placeholder[16];
+    snprintf(placeholder, sizeof(placeholder), "$%d", text->next_param++);
+    sql_append(text, placeholder);
+}
+
+struct withdraw_list_context {
+    const struct withdraw_query *query;
+    struct withdrawal *out;
+    size_t count;
+    char next_key[WITHDRAW_ID_LENGTH + 1]; /* the id of the row past the page, "" if none */
+    char patterns[LIST_CONDITIONS_MAX][LIKE_PATTERN_BYTES_MAX]; /* bound: live with us */
+    struct sql_builder text;
+};
+
+static cash_result withdraw_list_conditions(struct withdraw_list_context *context, bool has_ilike)
+{
+    const struct withdraw_query *query = context->query;
+    for (size_t i = 0; i < query->condition_count; i++) {
+        const struct withdraw_condition *condition = &query->conditions[i];
+        bool column_is_text = false;
+        const char *column = withdraw_column(condition->field, &column_is_text);
+        const char *op = query_op_sql(condition->op, has_ilike);
+        if (column == NULL || op == NULL || column_is_text != condition->is_text ||
+            (condition->op == QUERY_LIKE && !condition->is_text)) {
+            return CASH_VALIDATION_ERROR;
+        }
+        if (condition->op == QUERY_LIKE &&
+            !like_pattern(condition->text, context->patterns[i], sizeof(context->patterns[i]))) {
+            return CASH_VALIDATION_ERROR;
+        }
+        sql_append(&context->text, " AND ");
+        sql_append(&context->text, column);
+        sql_append(&context->text, op);
+        sql_param(&context->text);
+        if (condition->op == QUERY_LIKE) {
+            sql_append(&context->text, " ESCAPE '\\'");
+        }
+    }
+    return CASH_OK;
+}
+
+/* Builds the SQL; CASH_VALIDATION_ERROR for a condition that makes no sense. */
+static cash_result withdraw_list_sql(struct withdraw_list_context *context, bool has_ilike)
+{
+    const struct withdraw_query *query = context->query;
+    struct sql_builder *text = &context->text;
+    text->length = 0;
+    text->next_param = 1;
+    text->ok = true;
+    text->sql[0] = '\0';
+    sql_append(text, "SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE 1 = 1");
+    if (query->account_id[0] != '\0') {
+        sql_append(text, " AND account_id = ");
+        sql_param(text);
+    }
+    if (query->start_key[0] != '\0') {
+        sql_append(text, " AND withdraw_id <= ");
+        sql_param(text);
+    }
+    if (query->overdue) {
+        sql_append(text, " AND status = 'CONFIRMED' AND is_processing = 1"
+                         " AND processing_started_ms <= ");
+        sql_param(text);
+    }
+    cash_result result = withdraw_list_conditions(context, has_ilike);
+    if (result != CASH_OK) {
+        return result;
+    }
+    sql_append(text, " ORDER BY withdraw_id DESC LIMIT ");
+    sql_param(text);
+    if (!text->ok) {
+        log_error("store: withdraw list: the SQL does not fit WITHDRAW_LIST_SQL_BYTES_MAX");
+        return CASH_INTERNAL_ERROR;
+    }
+    return CASH_OK;
+}
+
+/* Binds in the order withdraw_list_sql numbered the parameters. */
+static void withdraw_list_bind(struct withdraw_list_context *context, struct db_stmt *stmt)
+{
+    const struct withdraw_query *query = context->query;
+    if (query->account_id[0] != '\0') {
+        db_bind_text(stmt, query->account_id);
+    }
+    if (query->start_key[0] != '\0') {
+        db_bind_text(stmt, query->start_key);
+    }
+    if (query->overdue) {
+        db_bind_int64(stmt, query->processing_started_before_ms);
+    }
+    for (size_t i = 0; i < query->condition_count; i++) {
+        const struct withdraw_condition *condition = &query->conditions[i];
+        if (condition->op == QUERY_LIKE) {
+            db_bind_text(stmt, context->patterns[i]);
+        } else if (condition->is_text) {
+            db_bind_text(stmt, condition->text);
+        } else {
+            db_bind_int64(stmt, condition->number);
+        }
+    }
+    db_bind_int64(stmt, (int64_t)query->limit + 1);
+}
+
+/* The row past the page gives the next page's first id. */
+static cash_result withdraw_list_next_key(struct db_stmt *stmt, char *out)
+{
+    struct db_row row;
+    db_row_start(&row, stmt);
+    const char *id = db_row_text_view(&row); /* withdraw_id comes first */
+    if (!row.ok || strlen(id) != WITHDRAW_ID_LENGTH) {
+        log_error("store: withdraw list: a withdraw_id is malformed");
+        return CASH_INTERNAL_ERROR;
+    }
+    memcpy(out, id, WITHDRAW_ID_LENGTH + 1);
+    return CASH_OK;
+}
+
+static cash_result withdraw_list_body(struct db_tx *tx, void *context_pointer)
+{
+    struct withdraw_list_context *context = context_pointer;
+    context->count = 0;
+    context->next_key[0] = '\0';
+    cash_result result = withdraw_list_sql(context, db_tx_can(tx, DB_CAP_ILIKE));
+    if (result != CASH_OK) {
+        return result;
+    }
+    struct db_stmt *stmt = db_statement_text(tx, context->text.sql);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    withdraw_list_bind(context, stmt);
+    for (result = db_step(stmt); result == CASH_OK; result = db_step(stmt)) {
+        if (context->count == context->query->limit) {
+            return withdraw_list_next_key(stmt, context->next_key);
+        }
+        struct db_row row;
+        withdraw_row_read(&row, stmt, &context->out[context->count]);
+        result = db_row_check(&row, "withdraw list");
+        if (result != CASH_OK) {
+            return result;
+        }
+        context->count++;
+    }
+    return result == CASH_NOT_FOUND ? CASH_OK : result;
+}
+
+/*
+ * Withdrawals newest first (store.h). CASH_VALIDATION_ERROR for a limit, condition count or
+ * condition out of range. On an error out[] may hold partial rows; the count does not.
+ */
+cash_result store_withdraw_list(struct store *store, const struct withdraw_query *query,
+                                struct withdrawal *out, size_t *count_out,
+                                char next_key_out[WITHDRAW_ID_LENGTH + 1])
+{
+    if (query->limit < 1 || query->limit > LIST_LIMIT_MAX ||
+        query->condition_count > LIST_CONDITIONS_MAX) {
+        return CASH_VALIDATION_ERROR;
+    }
+    struct withdraw_list_context *context = calloc(1, sizeof(*context));
+    if (context == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    context->query = query;
+    context->out = out;
+    cash_result result = db_run(store, DB_READ, withdraw_list_body, context);
+    if (result == CASH_OK) {
+        *count_out = context->count;
+        memcpy(next_key_out, context->next_key, sizeof(context->next_key));
+    }
+    free(context);
+    return result;
+}
