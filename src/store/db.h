@@ -75,6 +75,8 @@ struct db_driver {
     const char *(*column_text)(struct db_stmt *stmt, int column);
     /* SQL without parameters or rows (DDL, pragmas), inside a body. */
     cash_result (*exec_simple)(struct db_tx *tx, const char *sql);
+    /* What the driver does once the schema's versions are in place (store_migrate). */
+    cash_result (*migrated)(struct store *store);
     /* The escape hatch for tests and oddities (enum db_control); -1 for an unknown op. */
     int (*control)(struct store *store, int op, void *argument);
 };

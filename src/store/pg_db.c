@@ -327,6 +327,12 @@ static cash_result pg_db_exec_simple(struct db_tx *tx, const char *sql)
     return pg_exec_simple(conn, sql, sql);
 }
 
+/* After the schema's versions: the server-side function (pg_function.c). */
+static cash_result pg_db_migrated(struct store *store)
+{
+    return pg_function_install(pg_store_of(store));
+}
+
 static int pg_db_control(struct store *store, int op, void *argument)
 {
     (void)store;
@@ -350,6 +356,7 @@ const struct db_driver pg_driver = {
     .column_int64 = pg_db_column_int64,
     .column_text = pg_db_column_text,
     .exec_simple = pg_db_exec_simple,
+    .migrated = pg_db_migrated,
     .control = pg_db_control,
 };
 

@@ -238,7 +238,6 @@ void pg_withdraw_row_read(const PGresult *res, int row_index, struct withdrawal 
                           struct pg_row *row);
 
 /* The operations, one per file group (contracts in store.h). */
-cash_result pg_migrate(struct store *store, int *version_out);
 cash_result pg_durability_check(struct store *store, char *why, size_t why_size);
 
 

@@ -132,7 +132,6 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         " FROM accounts a ORDER BY a.account_id",
         .stream = true},
 
-    /* ---- migrate.c ---- */
     /* Every transaction that changes an account's money, bank account or daily total takes this
      * lock first (after the second factor), so that they follow one another per account. FOR NO
      * KEY UPDATE: the lock an UPDATE of the balance takes anyway, taken first; it does not block

@@ -48,7 +48,6 @@ enum sql_id {
     SQL_AUDIT_WITHDRAWALS,
     SQL_AUDIT_ORPHANS,
     SQL_AUDIT_LIVE,
-    /* migrate.c */
     SQL_COUNT
 };
 

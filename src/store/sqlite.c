@@ -43,7 +43,6 @@ static void sqlite_close(struct store *store);
 
 static const struct store_ops sqlite_ops = {
     .close = sqlite_close,
-    .migrate = sqlite_migrate,
     .balance_credit = sqlite_balance_credit,
     .history_list = sqlite_history_list,
     .bank_account_set = sqlite_bank_account_set,

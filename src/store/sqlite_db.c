@@ -292,6 +292,7 @@ const struct db_driver sqlite_driver = {
     .column_int64 = sqlite_db_column_int64,
     .column_text = sqlite_db_column_text,
     .exec_simple = sqlite_db_exec_simple,
+    .migrated = sqlite_migrated,
     .control = sqlite_db_control,
 };
 

@@ -43,6 +43,8 @@ struct sqlite_conn {
 
 /* The driver (db.h), its verbs in sqlite_db.c. */
 extern const struct db_driver sqlite_driver;
+/* After the schema's versions: the CHECK rewrite (sqlite_checks.c). */
+cash_result sqlite_migrated(struct store *store);
 /* Finalizes and frees the catalogue's statements of conn (before it closes). */
 void sqlite_db_statements_free(struct sqlite_conn *conn);
 
@@ -222,7 +224,6 @@ cash_result sqlite_bank_read(struct sqlite_conn *conn, const char *account_id,
 void sqlite_withdraw_row_read(sqlite3_stmt *stmt, struct withdrawal *out, struct sqlite_row *row);
 
 /* The operations, one per file group. */
-cash_result sqlite_migrate(struct store *store, int *version_out);
 
 
 cash_result sqlite_balance_credit(struct store *store, const char *account_id, int64_t amount_won,

@@ -63,12 +63,6 @@ void store_close(struct store *store)
 
 /* The functions below hand each call to the backend; their contracts are in store.h. */
 
-cash_result store_migrate(struct store *store, int *version_out)
-{
-    assert(store != NULL);
-    return store->ops->migrate(store, version_out);
-}
-
 cash_result store_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
                                  const char *memo, const char *history_id, int64_t now_ms,
                                  struct history_entry *out)

@@ -240,7 +240,6 @@ struct withdraw_outcome {
 
 struct store_ops {
     void (*close)(struct store *store);
-    cash_result (*migrate)(struct store *store, int *version_out);
 
 
 

@@ -1,19 +1,21 @@
 /*
- * pg_schema.c - store_migrate for the PostgreSQL backend: applies the versions of schema.c, the
- * same text as on SQLite, so that `cashctl init` means the same on both. Each
- * version is applied in one transaction together with its row in schema_version (PostgreSQL's
- * DDL is transactional). Two processes migrating at once: the second blocks on the first's
- * uncommitted tables, then fails with a duplicate (23505, 42P07) once it commits; that step is
- * run again and finds the version in place. No advisory lock, no LOCK TABLE: CockroachDB has
- * neither. After the versions, pg_function_install (pg_function.c) puts the backend's
- * server-side function in place.
+ * migrate.c - store_migrate written once over the driver seam: applies the versions of schema.c,
+ * the same text on both drivers, so that `cashctl init` means the same on both.
+ *
+ * Each version is applied in one transaction together with its row in schema_version, so a
+ * version is either wholly there or not at all, and running the migration again changes nothing.
+ * Two processes migrating at once: on SQLite the one writer serialises them; on PostgreSQL the
+ * second blocks on the first's uncommitted tables, then fails with a duplicate (CASH_CONFLICT)
+ * once it commits, and that step is run again and finds the version in place (no advisory lock,
+ * no LOCK TABLE: CockroachDB has neither). After the versions the driver does what it does once
+ * the schema is in place (struct db_driver: migrated).
+ *
+ * Migrations run rarely and change the tables under them: their SQL is never prepared.
  */
-#include <stdio.h>
-
 #include "common/log.h"
 #include "common/timeutil.h"
-#include "store/pg_internal.h"
 #include "store/schema.h"
+#include "store/store_internal.h"
 
 static const char SQL_VERSION_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_version ("
                                         " version INTEGER PRIMARY KEY,"
@@ -27,30 +29,35 @@ struct migrate_context {
     int version;                              /* out: the newest version after the step */
 };
 
-/* Migrations run rarely and change the tables under them: their SQL is never prepared. */
-static cash_result schema_version_read(struct pg_conn *conn, int *version_out)
+static cash_result schema_version_read(struct db_tx *tx, int *version_out)
 {
-    cash_result result = CASH_OK;
-    PGresult *res = pg_exec_dynamic(conn, SQL_VERSION_MAX, NULL, "schema version", &result);
-    if (res == NULL) {
-        return result;
+    struct db_stmt *stmt = db_statement_text(tx, SQL_VERSION_MAX);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
     }
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    int64_t version = pg_row_int64(&row);
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    struct db_row row;
+    db_row_start(&row, stmt);
+    int64_t version = db_row_int64(&row);
     if (version < 0 || version > 1000000) {
         row.ok = false;
     }
     *version_out = (int)version;
-    result = pg_row_check(&row, "schema version");
-    PQclear(res);
+    result = db_row_check(&row, "schema version");
+    /* Run to its end: a statement left running would lock the schema against DROP INDEX. */
+    if (result == CASH_OK && db_step(stmt) != CASH_NOT_FOUND) {
+        result = CASH_INTERNAL_ERROR;
+    }
     return result;
 }
 
-static cash_result schema_apply(struct pg_conn *conn, const struct schema_migration *migration)
+static cash_result schema_apply(struct db_tx *tx, const struct schema_migration *migration)
 {
     for (size_t i = 0; migration->statements[i] != NULL; i++) {
-        cash_result result = pg_exec_simple(conn, migration->statements[i], "migration");
+        cash_result result = db_exec_simple(tx, migration->statements[i]);
         if (result != CASH_OK) {
             if (result != CASH_CONFLICT) {
                 log_error("store: migration to version %d failed at statement %zu",
@@ -59,26 +66,24 @@ static cash_result schema_apply(struct pg_conn *conn, const struct schema_migrat
             return result;
         }
     }
-    struct pg_params params;
-    pg_params_start(&params);
-    pg_param_int64(&params, migration->version);
-    pg_param_int64(&params, time_now_ms());
-    cash_result result = CASH_OK;
-    PGresult *res =
-        pg_exec_dynamic(conn, SQL_VERSION_INSERT, &params, "schema version insert", &result);
-    PQclear(res);
-    return result;
+    struct db_stmt *stmt = db_statement_text(tx, SQL_VERSION_INSERT);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_int64(stmt, migration->version);
+    db_bind_int64(stmt, time_now_ms());
+    return db_exec(stmt, NULL);
 }
 
-static cash_result migrate_step(struct pg_conn *conn, void *context_pointer)
+static cash_result migrate_step(struct db_tx *tx, void *context_pointer)
 {
     struct migrate_context *context = context_pointer;
-    cash_result result = pg_exec_simple(conn, SQL_VERSION_TABLE, "schema_version table");
+    cash_result result = db_exec_simple(tx, SQL_VERSION_TABLE);
     if (result != CASH_OK) {
         return result;
     }
     int version = 0;
-    result = schema_version_read(conn, &version);
+    result = schema_version_read(tx, &version);
     if (result != CASH_OK) {
         return result;
     }
@@ -89,7 +94,7 @@ static cash_result migrate_step(struct pg_conn *conn, void *context_pointer)
                       context->migration->version);
             return CASH_INTERNAL_ERROR;
         }
-        result = schema_apply(conn, context->migration);
+        result = schema_apply(tx, context->migration);
         if (result != CASH_OK) {
             return result;
         }
@@ -100,12 +105,12 @@ static cash_result migrate_step(struct pg_conn *conn, void *context_pointer)
 }
 
 /* One step in its own transaction, run again while another process's migration got there first. */
-static cash_result migrate_run(struct pg_store *store, struct migrate_context *context)
+static cash_result migrate_run(struct store *store, struct migrate_context *context)
 {
     cash_result result = CASH_CONFLICT;
     for (int attempt = 0; attempt < DB_TRANSACTION_ATTEMPTS_MAX && result == CASH_CONFLICT;
          attempt++) {
-        result = pg_run(store, PG_WRITE, migrate_step, context);
+        result = db_run(store, DB_WRITE, migrate_step, context);
         if (result == CASH_CONFLICT) {
             log_info("store: another process migrated the schema meanwhile; checking again");
         }
@@ -113,14 +118,9 @@ static cash_result migrate_run(struct pg_store *store, struct migrate_context *c
     return result;
 }
 
-/*
- * Creates or migrates the schema (store.h); one transaction per version. Then the server-side
- * function of pg_function.c, which is not part of the versions (their text is shared with
- * SQLite), is put in place as this program has it.
- */
-cash_result pg_migrate(struct store *base, int *version_out)
+/* Creates or migrates the schema (store.h); one transaction per version, then the driver's own. */
+cash_result store_migrate(struct store *store, int *version_out)
 {
-    struct pg_store *store = pg_store_of(base);
     struct migrate_context context = {.migration = NULL, .version = 0};
     cash_result result = migrate_run(store, &context);
     for (size_t i = 0; result == CASH_OK && i < schema_migration_count; i++) {
@@ -136,7 +136,7 @@ cash_result pg_migrate(struct store *base, int *version_out)
                   context.version, newest);
         return CASH_INTERNAL_ERROR;
     }
-    result = pg_function_install(store);
+    result = store->driver->migrated(store);
     if (result != CASH_OK) {
         return result;
     }
