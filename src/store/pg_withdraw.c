@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "domain/abuse.h"
+#include "domain/ledger.h"
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/pg_internal.h"
@@ -187,7 +188,7 @@ static void withdraw_debit_params(const struct withdraw_create *request, const s
 {
     pg_params_start(params);
     pg_param_text(params, w->account_id);
-    pg_param_int64(params, w->total_amount_won);
+    pg_param_int64(params, w->total_amount_won); /* also the guard: ledger_balance_floor_won */
     pg_param_int64(params, w->created_ms);
     pg_param_text(params, request->history_id);
     pg_param_text(params, w->withdraw_id);
@@ -203,7 +204,7 @@ static void withdraw_debit_params(const struct withdraw_create *request, const s
 
 /* The debit, ledger entry and withdrawal in one statement; CASH_NOT_ENOUGH_BALANCE if none. */
 static cash_result withdraw_debit(struct pg_conn *conn, const struct withdraw_create *request,
-                                  const struct withdrawal *w, int64_t balance_before)
+                                  const struct withdrawal *w, const struct ledger_step *step)
 {
     struct pg_params params;
     withdraw_debit_params(request, w, &params);
@@ -228,8 +229,8 @@ static cash_result withdraw_debit(struct pg_conn *conn, const struct withdraw_cr
         return result;
     }
     /* The account row is locked: the debit must be exact, with both rows written. */
-    if (old_balance != balance_before || new_balance != old_balance - w->total_amount_won ||
-        new_balance < 0 || entries != 1 || withdrawals != 1) {
+    if (!ledger_step_matches(step, old_balance, new_balance) || entries != 1 ||
+        withdrawals != 1) {
         log_error("store: withdraw debit: the balance changed under the account's lock");
         return CASH_INTERNAL_ERROR;
     }
@@ -264,11 +265,13 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
     if (result != CASH_OK) {
         return result;
     }
-    if (balance < request->withdrawal.total_amount_won) {
-        return CASH_NOT_ENOUGH_BALANCE;
+    struct ledger_step step;
+    result = ledger_step_compute(balance, -request->withdrawal.total_amount_won, &step);
+    if (result != CASH_OK) {
+        return result;
     }
     withdraw_build(request, &bank, context->confirmed_ms, &context->out);
-    result = withdraw_debit(conn, request, &context->out, balance);
+    result = withdraw_debit(conn, request, &context->out, &step);
     if (result != CASH_OK) {
         return result;
     }
