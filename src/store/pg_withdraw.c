@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "domain/abuse.h"
 #include "domain/ledger.h"
+#include "domain/money.h"
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/pg_internal.h"
@@ -156,9 +157,8 @@ static cash_result withdraw_daily_check(struct pg_conn *conn, const struct withd
     if (result != CASH_OK) {
         return result;
     }
-    /* No overflow: both sides are at most the limit before the subtraction. */
-    if (request->withdrawal.total_amount_won > request->daily_limit_won ||
-        day_total > request->daily_limit_won - request->withdrawal.total_amount_won) {
+    if (money_daily_limit_exceeded(day_total, request->withdrawal.total_amount_won,
+                                   request->daily_limit_won)) {
         return CASH_DAILY_LIMIT_EXCEEDED;
     }
     return CASH_OK;
