@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/result.h"
 #include "domain/types.h"
 
 /* True if a withdrawal may move from `from` to `to` (is_processing: a payout is in flight). */
@@ -30,6 +31,23 @@ bool withdraw_status_is_refunded(enum withdraw_status status);
  * dual_confirm_at_won upwards, else one.
  */
 int64_t withdraw_confirmations_required(int64_t total_amount_won, int64_t dual_confirm_at_won);
+
+/*
+ * SPEC 3: the caller's part of a new withdrawal (store.h, struct withdraw_create) holds amounts
+ * as money_quote() makes them: amount_won >= 1, fee_won >= 0, amount_won + fee_won =
+ * total_amount_won <= AMOUNT_WON_ABSOLUTE_MAX; and daily_limit_won >= 1. CASH_OK, else
+ * CASH_VALIDATION_ERROR. Any int64 values go in (no overflow, nothing asserted).
+ */
+cash_result withdraw_request_check(const struct withdrawal *request, int64_t daily_limit_won);
+
+/*
+ * SPEC 3, 4: the new withdrawal in *out: the caller's fields of request (ids, amounts,
+ * created_ms), the bank account as registered now, PENDING and not processing with no
+ * confirmation, memo or bank transaction, confirmed_ms the second factor's confirmation cut to
+ * whole seconds (SPEC 1), updated_ms = created_ms.
+ */
+void withdraw_build(const struct withdrawal *request, const struct bank_account *bank,
+                    int64_t factor_confirmed_ms, struct withdrawal *out);
 
 /*
  * An operator's name as recorded in the history: 1..OPERATOR_NAME_BYTES_MAX bytes of letters,

@@ -164,25 +164,6 @@ static cash_result withdraw_daily_check(struct pg_conn *conn, const struct withd
     return CASH_OK;
 }
 
-/* The new row: the caller's fields, the bank account as it is now, PENDING (store.h). */
-static void withdraw_build(const struct withdraw_create *request, const struct bank_account *bank,
-                           int64_t confirmed_ms, struct withdrawal *out)
-{
-    *out = request->withdrawal;
-    memcpy(out->bank_code, bank->bank_code, sizeof(out->bank_code));
-    memcpy(out->sealed_number, bank->sealed_number, sizeof(out->sealed_number));
-    memcpy(out->masked_number, bank->masked_number, sizeof(out->masked_number));
-    memcpy(out->holder_name, bank->holder_name, sizeof(out->holder_name));
-    out->status = WITHDRAW_PENDING;
-    out->is_processing = false;
-    out->confirmed_count = 0;
-    out->memo[0] = '\0';
-    out->transaction_id[0] = '\0';
-    out->transaction_ms = 0;
-    out->confirmed_ms = confirmed_ms - confirmed_ms % 1000; /* whole seconds (SPEC 1) */
-    out->updated_ms = out->created_ms;
-}
-
 static void withdraw_debit_params(const struct withdraw_create *request, const struct withdrawal *w,
                                   struct pg_params *params)
 {
@@ -270,7 +251,7 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
     if (result != CASH_OK) {
         return result;
     }
-    withdraw_build(request, &bank, context->confirmed_ms, &context->out);
+    withdraw_build(&request->withdrawal, &bank, context->confirmed_ms, &context->out);
     result = withdraw_debit(conn, request, &context->out, &step);
     if (result != CASH_OK) {
         return result;
@@ -289,7 +270,8 @@ static cash_result withdraw_function_body(struct pg_conn *conn, void *context_po
     cash_result result = pg_withdraw_function_call(conn, context->request, context->replay, &bank,
                                                    &context->confirmed_ms);
     if (result == CASH_OK) {
-        withdraw_build(context->request, &bank, context->confirmed_ms, &context->out);
+        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms,
+                       &context->out);
     }
     return result;
 }
@@ -307,15 +289,6 @@ static cash_result withdraw_function_run(struct pg_store *store, struct withdraw
     return result;
 }
 
-/* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
-static bool withdraw_request_sane(const struct withdraw_create *request)
-{
-    const struct withdrawal *w = &request->withdrawal;
-    return request->factor != NULL && w->amount_won >= 1 && w->fee_won >= 0 &&
-           w->total_amount_won <= AMOUNT_WON_ABSOLUTE_MAX &&
-           w->amount_won + w->fee_won == w->total_amount_won && request->daily_limit_won >= 1;
-}
-
 /*
  * Requests a withdrawal in one transaction (store.h): CASH_DUPLICATED_SIGNATURE,
  * CASH_SECOND_FACTOR_REQUIRED, CASH_BANK_ACCOUNT_NOT_REGISTERED, CASH_BANK_ACCOUNT_COOLING_OFF,
@@ -326,7 +299,9 @@ static bool withdraw_request_sane(const struct withdraw_create *request)
 cash_result pg_withdraw_create(struct store *base, struct withdraw_create *create,
                                struct withdrawal *out, struct store_request *request)
 {
-    if (!withdraw_request_sane(create)) {
+    /* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
+    if (create->factor == NULL ||
+        withdraw_request_check(&create->withdrawal, create->daily_limit_won) != CASH_OK) {
         log_error("store: withdraw_create: inconsistent amounts or no second factor");
         return CASH_INTERNAL_ERROR;
     }

@@ -161,6 +161,162 @@ static void test_memos(void **state)
     assert_false(withdraw_memo_valid(NULL));
 }
 
+/* A withdrawal as money_quote() makes it, for the checks below. */
+static struct withdrawal quoted(int64_t amount, int64_t fee, int64_t total)
+{
+    struct withdrawal withdrawal;
+    memset(&withdrawal, 0, sizeof(withdrawal));
+    withdrawal.amount_won = amount;
+    withdrawal.fee_won = fee;
+    withdrawal.total_amount_won = total;
+    return withdrawal;
+}
+
+static void expect_request(int64_t amount, int64_t fee, int64_t total, int64_t daily_limit,
+                           cash_result expected)
+{
+    struct withdrawal withdrawal = quoted(amount, fee, total);
+    cash_result result = withdraw_request_check(&withdrawal, daily_limit);
+    if (result != expected) {
+        fail_msg("amount %lld fee %lld total %lld limit %lld: got %d, expected %d",
+                 (long long)amount, (long long)fee, (long long)total, (long long)daily_limit,
+                 (int)result, (int)expected);
+    }
+}
+
+/* SPEC 3: the amounts of a quote, and a daily limit, or the caller made a mistake. */
+static void test_request_check(void **state)
+{
+    (void)state;
+    expect_request(18500, 1500, 20000, 100000000, CASH_OK);
+    expect_request(1, 0, 1, 1, CASH_OK);
+    expect_request(1, AMOUNT_WON_ABSOLUTE_MAX - 1, AMOUNT_WON_ABSOLUTE_MAX, INT64_MAX, CASH_OK);
+    expect_request(AMOUNT_WON_ABSOLUTE_MAX, 0, AMOUNT_WON_ABSOLUTE_MAX, 1, CASH_OK);
+    /* Amounts that do not add up, either way. */
+    expect_request(18500, 1501, 20000, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(18500, 1499, 20000, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(20001, 0, 20000, 100000000, CASH_VALIDATION_ERROR);
+    /* Nothing reaches the bank, a negative fee, a negative total. */
+    expect_request(0, 20000, 20000, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(-1, 20001, 20000, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(20001, -1, 20000, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(1, 0, -1, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(1, 0, 0, 100000000, CASH_VALIDATION_ERROR);
+    /* Beyond any amount, though it adds up. */
+    expect_request(AMOUNT_WON_ABSOLUTE_MAX, 1, AMOUNT_WON_ABSOLUTE_MAX + 1, INT64_MAX,
+                   CASH_VALIDATION_ERROR);
+    expect_request(AMOUNT_WON_ABSOLUTE_MAX + 1, 0, AMOUNT_WON_ABSOLUTE_MAX + 1, INT64_MAX,
+                   CASH_VALIDATION_ERROR);
+    /* At the ends of int64_t, where amount + fee would overflow. */
+    expect_request(INT64_MAX, 1, INT64_MIN, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(INT64_MAX, INT64_MAX, -2, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(1, INT64_MAX, INT64_MIN, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(INT64_MAX, 0, INT64_MAX, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(INT64_MIN, 0, INT64_MIN, 100000000, CASH_VALIDATION_ERROR);
+    expect_request(1, INT64_MIN, 1, 100000000, CASH_VALIDATION_ERROR);
+    /* The daily limit: at least 1 won. */
+    expect_request(18500, 1500, 20000, 0, CASH_VALIDATION_ERROR);
+    expect_request(18500, 1500, 20000, -1, CASH_VALIDATION_ERROR);
+    expect_request(18500, 1500, 20000, INT64_MIN, CASH_VALIDATION_ERROR);
+    expect_request(18500, 1500, 20000, 1, CASH_OK); /* the daily limit refuses it, later */
+}
+
+static struct bank_account bank_sample(void)
+{
+    struct bank_account bank;
+    memset(&bank, 0, sizeof(bank));
+    strcpy(bank.account_id, "ACCOUNT000001A");
+    strcpy(bank.bank_code, "088");
+    strcpy(bank.sealed_number, "k1:c2VhbGVk");
+    strcpy(bank.masked_number, "******7890");
+    strcpy(bank.holder_name, "HONG GILDONG");
+    bank.created_ms = 1000;
+    bank.updated_ms = 2000;
+    return bank;
+}
+
+/* SPEC 3, 4: the caller's fields stay, the bank account is copied, the rest starts afresh. */
+static void test_build(void **state)
+{
+    (void)state;
+    struct withdrawal request = quoted(18500, 1500, 20000);
+    strcpy(request.withdraw_id, "0000000000000000000000000000000W");
+    strcpy(request.account_id, "ACCOUNT000001A");
+    strcpy(request.member_id, "MEMBER0000001M");
+    request.created_ms = 1700000000123;
+    /* What a caller has no business setting is overwritten, not taken. */
+    strcpy(request.bank_code, "999");
+    strcpy(request.memo, "stale");
+    strcpy(request.transaction_id, "T-1");
+    request.transaction_ms = 5;
+    request.status = WITHDRAW_COMPLETED;
+    request.is_processing = true;
+    request.confirmed_count = 2;
+    request.updated_ms = 7;
+    struct bank_account bank = bank_sample();
+    struct withdrawal built;
+    memset(&built, 0xa5, sizeof(built));
+    withdraw_build(&request, &bank, 1699999999987, &built);
+    assert_string_equal(built.withdraw_id, request.withdraw_id);
+    assert_string_equal(built.account_id, request.account_id);
+    assert_string_equal(built.member_id, request.member_id);
+    assert_int_equal(built.amount_won, 18500);
+    assert_int_equal(built.fee_won, 1500);
+    assert_int_equal(built.total_amount_won, 20000);
+    assert_int_equal(built.created_ms, 1700000000123);
+    assert_int_equal(built.updated_ms, 1700000000123);
+    assert_string_equal(built.bank_code, "088");
+    assert_string_equal(built.sealed_number, "k1:c2VhbGVk");
+    assert_string_equal(built.masked_number, "******7890");
+    assert_string_equal(built.holder_name, "HONG GILDONG");
+    assert_int_equal(built.status, WITHDRAW_PENDING);
+    assert_false(built.is_processing);
+    assert_int_equal(built.confirmed_count, 0);
+    assert_string_equal(built.memo, "");
+    assert_string_equal(built.transaction_id, "");
+    assert_int_equal(built.transaction_ms, 0);
+    assert_int_equal(built.confirmed_ms, 1699999999000); /* whole seconds (SPEC 1) */
+}
+
+static int64_t built_confirmed_ms(int64_t factor_confirmed_ms)
+{
+    struct withdrawal request = quoted(1, 0, 1);
+    struct bank_account bank = bank_sample();
+    struct withdrawal built;
+    withdraw_build(&request, &bank, factor_confirmed_ms, &built);
+    return built.confirmed_ms;
+}
+
+/* SPEC 1: cut to whole seconds toward zero, as SQL's % does in the one-statement path. */
+static void test_build_whole_seconds(void **state)
+{
+    (void)state;
+    assert_int_equal(built_confirmed_ms(1700000000000), 1700000000000);
+    assert_int_equal(built_confirmed_ms(1700000000999), 1700000000000);
+    assert_int_equal(built_confirmed_ms(1700000001000), 1700000001000);
+    assert_int_equal(built_confirmed_ms(999), 0);
+    assert_int_equal(built_confirmed_ms(0), 0);
+    assert_int_equal(built_confirmed_ms(-1500), -1000);
+    assert_int_equal(built_confirmed_ms(INT64_MAX), INT64_MAX - INT64_MAX % 1000);
+    assert_int_equal(built_confirmed_ms(INT64_MIN), INT64_MIN - INT64_MIN % 1000);
+}
+
+/* The request may be built in place. */
+static void test_build_in_place(void **state)
+{
+    (void)state;
+    struct withdrawal withdrawal = quoted(18500, 1500, 20000);
+    withdrawal.created_ms = 42000;
+    strcpy(withdrawal.memo, "stale");
+    struct bank_account bank = bank_sample();
+    withdraw_build(&withdrawal, &bank, 41999, &withdrawal);
+    assert_int_equal(withdrawal.total_amount_won, 20000);
+    assert_string_equal(withdrawal.holder_name, "HONG GILDONG");
+    assert_string_equal(withdrawal.memo, "");
+    assert_int_equal(withdrawal.confirmed_ms, 41000);
+    assert_int_equal(withdrawal.updated_ms, 42000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +327,10 @@ int main(void)
         cmocka_unit_test(test_confirmations_required),
         cmocka_unit_test(test_operator_names),
         cmocka_unit_test(test_memos),
+        cmocka_unit_test(test_request_check),
+        cmocka_unit_test(test_build),
+        cmocka_unit_test(test_build_whole_seconds),
+        cmocka_unit_test(test_build_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
