@@ -92,6 +92,13 @@ void withdraw_build(const struct withdrawal *request, const struct bank_account 
     out->updated_ms = out->created_ms;
 }
 
+/* SPEC 4: FAILED, REJECTED and CANCELED return the whole totalAmount, once. */
+int64_t withdraw_refund_won(const struct withdrawal *withdrawal, enum withdraw_status to)
+{
+    bool held = withdrawal->status == WITHDRAW_PENDING || withdrawal->status == WITHDRAW_CONFIRMED;
+    return held && withdraw_status_is_refunded(to) ? withdrawal->total_amount_won : 0;
+}
+
 static bool operator_char_valid(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

@@ -50,6 +50,14 @@ void withdraw_build(const struct withdrawal *request, const struct bank_account 
                     int64_t factor_confirmed_ms, struct withdrawal *out);
 
 /*
+ * SPEC 4: the credit that returns a withdrawal's money when it moves to `to`: the whole
+ * total_amount_won when its money is held (PENDING, CONFIRMED) and `to` returns it (FAILED,
+ * REJECTED, CANCELED: withdraw_status_is_refunded); 0 for any other move. Whether the move is
+ * allowed at all is withdraw_transition_allowed()'s answer.
+ */
+int64_t withdraw_refund_won(const struct withdrawal *withdrawal, enum withdraw_status to);
+
+/*
  * An operator's name as recorded in the history: 1..OPERATOR_NAME_BYTES_MAX bytes of letters,
  * digits and . _ @ - (no spaces, so that it prints on one line and cannot be mistaken).
  */

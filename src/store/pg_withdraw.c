@@ -386,7 +386,7 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
     if (!withdraw_cancelable(&context->out)) {
         return CASH_INVALID_STATUS;
     }
-    const int64_t total_won = context->out.total_amount_won;
+    const int64_t refund_won = withdraw_refund_won(&context->out, WITHDRAW_CANCELED);
     const enum withdraw_status from = context->out.status;
     result = withdraw_cancel_update(conn, context);
     if (result != CASH_OK) {
@@ -396,7 +396,7 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
     const struct pg_ledger_change refund = {
         .account_id = context->account_id,
         .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = total_won,
+        .balance_amount_won = refund_won,
         .memo = "",
         .group_id = context->withdraw_id,
         .history_id = context->history_id,

@@ -245,7 +245,7 @@ static cash_result reject_refund(struct sqlite_conn *conn, const struct withdraw
     const struct ledger_change refund = {
         .account_id = before->account_id,
         .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = before->total_amount_won,
+        .balance_amount_won = withdraw_refund_won(before, WITHDRAW_REJECTED),
         .memo = "",
         .group_id = before->withdraw_id,
         .history_id = request->history_id,
@@ -256,7 +256,7 @@ static cash_result reject_refund(struct sqlite_conn *conn, const struct withdraw
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }
-    assert(entry.new_balance_won == entry.old_balance_won + before->total_amount_won);
+    assert(entry.new_balance_won == entry.old_balance_won + refund.balance_amount_won);
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "operator:%s",
              request->operator_name[0] != '\0' ? request->operator_name : "-");

@@ -310,7 +310,7 @@ static cash_result withdraw_cancel_body(struct sqlite_conn *conn, void *context_
     const struct ledger_change refund = {
         .account_id = before.account_id,
         .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = before.total_amount_won,
+        .balance_amount_won = withdraw_refund_won(&before, WITHDRAW_CANCELED),
         .memo = "",
         .group_id = before.withdraw_id,
         .history_id = context->history_id,

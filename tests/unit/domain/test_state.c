@@ -317,6 +317,59 @@ static void test_build_in_place(void **state)
     assert_int_equal(withdrawal.updated_ms, 42000);
 }
 
+/* SPEC 4: the whole totalAmount comes back when held money moves to FAILED/REJECTED/CANCELED. */
+static void test_refund(void **state)
+{
+    (void)state;
+    const int64_t totals[] = {1, 20000, AMOUNT_WON_ABSOLUTE_MAX};
+    for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+        struct withdrawal withdrawal = quoted(totals[i], 0, totals[i]);
+        for (int from = 0; from < WITHDRAW_STATUS_COUNT; from++) {
+            for (int to = 0; to < WITHDRAW_STATUS_COUNT; to++) {
+                withdrawal.status = (enum withdraw_status)from;
+                bool held = from == WITHDRAW_PENDING || from == WITHDRAW_CONFIRMED;
+                bool returns = to == WITHDRAW_FAILED || to == WITHDRAW_REJECTED ||
+                               to == WITHDRAW_CANCELED;
+                int64_t expected = held && returns ? totals[i] : 0;
+                assert_int_equal(withdraw_refund_won(&withdrawal, (enum withdraw_status)to),
+                                 expected);
+            }
+        }
+    }
+}
+
+/* Every allowed move into a refunded status refunds exactly once; no other move refunds. */
+static void test_refund_follows_the_moves(void **state)
+{
+    (void)state;
+    struct withdrawal withdrawal = quoted(18500, 1500, 20000);
+    size_t refunds = 0;
+    for (int from = 0; from < WITHDRAW_STATUS_COUNT; from++) {
+        for (int to = 0; to < WITHDRAW_STATUS_COUNT; to++) {
+            for (int processing = 0; processing < 2; processing++) {
+                if (!withdraw_transition_allowed((enum withdraw_status)from,
+                                                 (enum withdraw_status)to, processing != 0)) {
+                    continue;
+                }
+                withdrawal.status = (enum withdraw_status)from;
+                withdrawal.is_processing = processing != 0;
+                int64_t refund = withdraw_refund_won(&withdrawal, (enum withdraw_status)to);
+                assert_int_equal(refund, withdraw_status_is_refunded((enum withdraw_status)to)
+                                             ? 20000
+                                             : 0);
+                refunds += refund > 0 ? 1 : 0;
+            }
+        }
+    }
+    /* PENDING -> REJECTED, CANCELED; CONFIRMED -> REJECTED, CANCELED, FAILED (x2: in flight). */
+    assert_int_equal(refunds, 6);
+    /* What has been refunded once is never refunded again. */
+    withdrawal.status = WITHDRAW_CANCELED;
+    assert_int_equal(withdraw_refund_won(&withdrawal, WITHDRAW_CANCELED), 0);
+    withdrawal.status = WITHDRAW_FAILED;
+    assert_int_equal(withdraw_refund_won(&withdrawal, WITHDRAW_REJECTED), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +384,8 @@ int main(void)
         cmocka_unit_test(test_build),
         cmocka_unit_test(test_build_whole_seconds),
         cmocka_unit_test(test_build_in_place),
+        cmocka_unit_test(test_refund),
+        cmocka_unit_test(test_refund_follows_the_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
