@@ -99,6 +99,35 @@ int64_t withdraw_refund_won(const struct withdrawal *withdrawal, enum withdraw_s
     return held && withdraw_status_is_refunded(to) ? withdrawal->total_amount_won : 0;
 }
 
+/* SPEC 4: the same operator twice counts once; only PENDING takes a new one (withdraw_state.h). */
+enum withdraw_confirm_action withdraw_confirm_decide(const struct withdrawal *before,
+                                                     bool confirmed_by_operator)
+{
+    bool open = before->status == WITHDRAW_PENDING || before->status == WITHDRAW_CONFIRMED;
+    if (confirmed_by_operator && open) {
+        return WITHDRAW_CONFIRM_REPEAT;
+    }
+    if (before->status != WITHDRAW_PENDING ||
+        !withdraw_transition_allowed(before->status, WITHDRAW_CONFIRMED, before->is_processing)) {
+        return WITHDRAW_CONFIRM_REFUSED;
+    }
+    return WITHDRAW_CONFIRM_COUNT;
+}
+
+/* SPEC 4: CONFIRMED once enough distinct operators confirmed (withdraw_state.h). */
+struct withdraw_confirm_outcome withdraw_confirm_counted(int64_t distinct_operators,
+                                                         int64_t total_amount_won,
+                                                         int64_t dual_confirm_at_won)
+{
+    struct withdraw_confirm_outcome outcome = {
+        .confirmed_count = distinct_operators,
+        .required = withdraw_confirmations_required(total_amount_won, dual_confirm_at_won),
+    };
+    outcome.status =
+        distinct_operators >= outcome.required ? WITHDRAW_CONFIRMED : WITHDRAW_PENDING;
+    return outcome;
+}
+
 static bool operator_char_valid(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

@@ -57,6 +57,36 @@ void withdraw_build(const struct withdrawal *request, const struct bank_account 
  */
 int64_t withdraw_refund_won(const struct withdrawal *withdrawal, enum withdraw_status to);
 
+/* What an operator's confirmation does to a withdrawal (SPEC 4, 6). */
+enum withdraw_confirm_action {
+    WITHDRAW_CONFIRM_REPEAT,  /* this operator confirmed it already: unchanged, CASH_OK */
+    WITHDRAW_CONFIRM_COUNT,   /* record this operator's confirmation: withdraw_confirm_counted() */
+    WITHDRAW_CONFIRM_REFUSED, /* CASH_INVALID_STATUS */
+};
+
+/*
+ * SPEC 4, 6: a confirmation of before by an operator (confirmed_by_operator: this operator has
+ * confirmed it before). A repeat of a PENDING or CONFIRMED one changes nothing; otherwise only a
+ * PENDING withdrawal with no payout in flight takes a confirmation; anything else is refused.
+ */
+enum withdraw_confirm_action withdraw_confirm_decide(const struct withdrawal *before,
+                                                     bool confirmed_by_operator);
+
+/* Where a PENDING withdrawal stands once an operator's confirmation is recorded. */
+struct withdraw_confirm_outcome {
+    int64_t confirmed_count;     /* distinct operators so far */
+    int64_t required;            /* withdraw_confirmations_required() */
+    enum withdraw_status status; /* CONFIRMED once confirmed_count reaches required, else PENDING */
+};
+
+/*
+ * SPEC 4, 6: the outcome after distinct_operators have confirmed a withdrawal of
+ * total_amount_won (two needed from dual_confirm_at_won upwards, else one).
+ */
+struct withdraw_confirm_outcome withdraw_confirm_counted(int64_t distinct_operators,
+                                                         int64_t total_amount_won,
+                                                         int64_t dual_confirm_at_won);
+
 /*
  * An operator's name as recorded in the history: 1..OPERATOR_NAME_BYTES_MAX bytes of letters,
  * digits and . _ @ - (no spaces, so that it prints on one line and cannot be mistaken).

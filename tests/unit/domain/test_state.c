@@ -370,6 +370,80 @@ static void test_refund_follows_the_moves(void **state)
     assert_int_equal(withdraw_refund_won(&withdrawal, WITHDRAW_REJECTED), 0);
 }
 
+static enum withdraw_confirm_action expected_action(enum withdraw_status status, bool processing,
+                                                    bool confirmed_by_operator)
+{
+    if (confirmed_by_operator &&
+        (status == WITHDRAW_PENDING || status == WITHDRAW_CONFIRMED)) {
+        return WITHDRAW_CONFIRM_REPEAT;
+    }
+    return status == WITHDRAW_PENDING && !processing ? WITHDRAW_CONFIRM_COUNT
+                                                     : WITHDRAW_CONFIRM_REFUSED;
+}
+
+/* SPEC 4, 6: every status, in flight or not, confirmed by this operator before or not. */
+static void test_confirm_decide(void **state)
+{
+    (void)state;
+    struct withdrawal withdrawal = quoted(18500, 1500, 20000);
+    size_t counted = 0;
+    for (int status = 0; status < WITHDRAW_STATUS_COUNT; status++) {
+        for (int processing = 0; processing < 2; processing++) {
+            for (int before = 0; before < 2; before++) {
+                withdrawal.status = (enum withdraw_status)status;
+                withdrawal.is_processing = processing != 0;
+                enum withdraw_confirm_action action = withdraw_confirm_decide(&withdrawal, before);
+                assert_int_equal(action, expected_action((enum withdraw_status)status,
+                                                         processing != 0, before != 0));
+                counted += action == WITHDRAW_CONFIRM_COUNT ? 1 : 0;
+            }
+        }
+    }
+    assert_int_equal(counted, 1);
+    /* A repeat answers unchanged even with a payout in flight; a new operator is refused. */
+    withdrawal.status = WITHDRAW_CONFIRMED;
+    withdrawal.is_processing = true;
+    assert_int_equal(withdraw_confirm_decide(&withdrawal, true), WITHDRAW_CONFIRM_REPEAT);
+    assert_int_equal(withdraw_confirm_decide(&withdrawal, false), WITHDRAW_CONFIRM_REFUSED);
+    withdrawal.status = WITHDRAW_COMPLETED;
+    assert_int_equal(withdraw_confirm_decide(&withdrawal, true), WITHDRAW_CONFIRM_REFUSED);
+}
+
+static void expect_counted(int64_t operators, int64_t total, int64_t dual_at, int64_t required,
+                           enum withdraw_status status)
+{
+    struct withdraw_confirm_outcome outcome = withdraw_confirm_counted(operators, total, dual_at);
+    assert_int_equal(outcome.confirmed_count, operators);
+    assert_int_equal(outcome.required, required);
+    assert_int_equal(outcome.status, status);
+}
+
+/* SPEC 4, 6: PENDING with the count until enough distinct operators, then CONFIRMED. */
+static void test_confirm_counted(void **state)
+{
+    (void)state;
+    const int64_t dual_at = 10000000;
+    /* Below the threshold one operator is enough. */
+    expect_counted(1, 9999999, dual_at, 1, WITHDRAW_CONFIRMED);
+    expect_counted(1, 1, dual_at, 1, WITHDRAW_CONFIRMED);
+    /* From exactly the threshold upwards, two. */
+    expect_counted(1, dual_at, dual_at, 2, WITHDRAW_PENDING);
+    expect_counted(2, dual_at, dual_at, 2, WITHDRAW_CONFIRMED);
+    expect_counted(1, AMOUNT_WON_ABSOLUTE_MAX, dual_at, 2, WITHDRAW_PENDING);
+    expect_counted(2, AMOUNT_WON_ABSOLUTE_MAX, dual_at, 2, WITHDRAW_CONFIRMED);
+    expect_counted(1, INT64_MAX, INT64_MAX, 2, WITHDRAW_PENDING);
+    expect_counted(1, INT64_MAX - 1, INT64_MAX, 1, WITHDRAW_CONFIRMED);
+    /* A threshold of 0: always two. */
+    expect_counted(1, 1, 0, 2, WITHDRAW_PENDING);
+    expect_counted(2, 1, 0, 2, WITHDRAW_CONFIRMED);
+    /* No operator yet is not a confirmation; more than needed is still CONFIRMED. */
+    expect_counted(0, 1, dual_at, 1, WITHDRAW_PENDING);
+    expect_counted(0, dual_at, dual_at, 2, WITHDRAW_PENDING);
+    expect_counted(3, dual_at, dual_at, 2, WITHDRAW_CONFIRMED);
+    expect_counted(INT64_MAX, dual_at, dual_at, 2, WITHDRAW_CONFIRMED);
+    expect_counted(-1, 1, dual_at, 1, WITHDRAW_PENDING);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +460,8 @@ int main(void)
         cmocka_unit_test(test_build_in_place),
         cmocka_unit_test(test_refund),
         cmocka_unit_test(test_refund_follows_the_moves),
+        cmocka_unit_test(test_confirm_decide),
+        cmocka_unit_test(test_confirm_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
