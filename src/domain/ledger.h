@@ -15,7 +15,7 @@
 /* One balance change as the ledger records it: old_balance_won + change_won = new_balance_won. */
 struct ledger_step {
     int64_t old_balance_won;
-    int64_t change_won; /* signed, never 0 */
+    int64_t change_won;      /* signed, never 0 */
     int64_t new_balance_won; /* never negative */
 };
 

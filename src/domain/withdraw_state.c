@@ -123,8 +123,7 @@ struct withdraw_confirm_outcome withdraw_confirm_counted(int64_t distinct_operat
         .confirmed_count = distinct_operators,
         .required = withdraw_confirmations_required(total_amount_won, dual_confirm_at_won),
     };
-    outcome.status =
-        distinct_operators >= outcome.required ? WITHDRAW_CONFIRMED : WITHDRAW_PENDING;
+    outcome.status = distinct_operators >= outcome.required ? WITHDRAW_CONFIRMED : WITHDRAW_PENDING;
     return outcome;
 }
 

@@ -115,8 +115,8 @@ static cash_result ledger_write(struct pg_conn *conn, const struct pg_ledger_cha
         return result;
     }
     /* The account row is locked: what the entry says must be exactly what happened. */
-    if (!ledger_step_matches(step, old_balance, new_balance) ||
-        old_point != entry->old_point_won || new_point != old_point) {
+    if (!ledger_step_matches(step, old_balance, new_balance) || old_point != entry->old_point_won ||
+        new_point != old_point) {
         log_error("store: ledger apply: the balance changed under the account's lock");
         return CASH_INTERNAL_ERROR;
     }

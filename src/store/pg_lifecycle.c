@@ -171,8 +171,8 @@ static cash_result confirm_record(struct pg_conn *conn, const struct withdraw_co
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     char memo[64];
     snprintf(actor, sizeof actor, "operator:%s", request->operator_name);
-    snprintf(memo, sizeof memo, "confirmation %" PRId64 " of %" PRId64,
-             outcome.confirmed_count, outcome.required);
+    snprintf(memo, sizeof memo, "confirmation %" PRId64 " of %" PRId64, outcome.confirmed_count,
+             outcome.required);
     const enum withdraw_status from = WITHDRAW_PENDING;
     return pg_event_insert(conn, before->withdraw_id, actor, &from, outcome.status, memo,
                            request->now_ms);

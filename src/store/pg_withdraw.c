@@ -210,8 +210,7 @@ static cash_result withdraw_debit(struct pg_conn *conn, const struct withdraw_cr
         return result;
     }
     /* The account row is locked: the debit must be exact, with both rows written. */
-    if (!ledger_step_matches(step, old_balance, new_balance) || entries != 1 ||
-        withdrawals != 1) {
+    if (!ledger_step_matches(step, old_balance, new_balance) || entries != 1 || withdrawals != 1) {
         log_error("store: withdraw debit: the balance changed under the account's lock");
         return CASH_INTERNAL_ERROR;
     }
@@ -270,8 +269,7 @@ static cash_result withdraw_function_body(struct pg_conn *conn, void *context_po
     cash_result result = pg_withdraw_function_call(conn, context->request, context->replay, &bank,
                                                    &context->confirmed_ms);
     if (result == CASH_OK) {
-        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms,
-                       &context->out);
+        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms, &context->out);
     }
     return result;
 }

@@ -179,8 +179,8 @@ static cash_result confirm_record(struct sqlite_conn *conn, const struct withdra
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     char memo[64];
     snprintf(actor, sizeof actor, "operator:%s", request->operator_name);
-    snprintf(memo, sizeof memo, "confirmation %" PRId64 " of %" PRId64,
-             outcome.confirmed_count, outcome.required);
+    snprintf(memo, sizeof memo, "confirmation %" PRId64 " of %" PRId64, outcome.confirmed_count,
+             outcome.required);
     const enum withdraw_status from = WITHDRAW_PENDING;
     return sqlite_event_insert(conn, before->withdraw_id, actor, &from, outcome.status, memo,
                                request->now_ms);

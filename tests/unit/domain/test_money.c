@@ -219,10 +219,14 @@ static void test_daily_limit_small_cases(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seed_samples),    cmocka_unit_test(test_rate_part_rounds_up),
-        cmocka_unit_test(test_min_and_max),     cmocka_unit_test(test_net_below_one),
-        cmocka_unit_test(test_largest_amounts), cmocka_unit_test(test_rules_check),
-        cmocka_unit_test(test_daily_limit),     cmocka_unit_test(test_daily_limit_extremes),
+        cmocka_unit_test(test_seed_samples),
+        cmocka_unit_test(test_rate_part_rounds_up),
+        cmocka_unit_test(test_min_and_max),
+        cmocka_unit_test(test_net_below_one),
+        cmocka_unit_test(test_largest_amounts),
+        cmocka_unit_test(test_rules_check),
+        cmocka_unit_test(test_daily_limit),
+        cmocka_unit_test(test_daily_limit_extremes),
         cmocka_unit_test(test_daily_limit_small_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -328,8 +328,8 @@ static void test_refund(void **state)
             for (int to = 0; to < WITHDRAW_STATUS_COUNT; to++) {
                 withdrawal.status = (enum withdraw_status)from;
                 bool held = from == WITHDRAW_PENDING || from == WITHDRAW_CONFIRMED;
-                bool returns = to == WITHDRAW_FAILED || to == WITHDRAW_REJECTED ||
-                               to == WITHDRAW_CANCELED;
+                bool returns =
+                    to == WITHDRAW_FAILED || to == WITHDRAW_REJECTED || to == WITHDRAW_CANCELED;
                 int64_t expected = held && returns ? totals[i] : 0;
                 assert_int_equal(withdraw_refund_won(&withdrawal, (enum withdraw_status)to),
                                  expected);
@@ -354,9 +354,8 @@ static void test_refund_follows_the_moves(void **state)
                 withdrawal.status = (enum withdraw_status)from;
                 withdrawal.is_processing = processing != 0;
                 int64_t refund = withdraw_refund_won(&withdrawal, (enum withdraw_status)to);
-                assert_int_equal(refund, withdraw_status_is_refunded((enum withdraw_status)to)
-                                             ? 20000
-                                             : 0);
+                assert_int_equal(refund,
+                                 withdraw_status_is_refunded((enum withdraw_status)to) ? 20000 : 0);
                 refunds += refund > 0 ? 1 : 0;
             }
         }
@@ -373,8 +372,7 @@ static void test_refund_follows_the_moves(void **state)
 static enum withdraw_confirm_action expected_action(enum withdraw_status status, bool processing,
                                                     bool confirmed_by_operator)
 {
-    if (confirmed_by_operator &&
-        (status == WITHDRAW_PENDING || status == WITHDRAW_CONFIRMED)) {
+    if (confirmed_by_operator && (status == WITHDRAW_PENDING || status == WITHDRAW_CONFIRMED)) {
         return WITHDRAW_CONFIRM_REPEAT;
     }
     return status == WITHDRAW_PENDING && !processing ? WITHDRAW_CONFIRM_COUNT
