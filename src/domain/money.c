@@ -49,6 +49,14 @@ cash_result money_quote(const struct money_rules *rules, int64_t total_won,
     return CASH_OK;
 }
 
+/* SPEC 3: day_total + total <= limit, written so that nothing overflows (money.h). */
+bool money_daily_limit_exceeded(int64_t day_total_won, int64_t total_won, int64_t daily_limit_won)
+{
+    assert(day_total_won >= 0 && total_won >= 1 && daily_limit_won >= 1);
+    /* Both sides of the subtraction are in 1..limit: it cannot overflow. */
+    return total_won > daily_limit_won || day_total_won > daily_limit_won - total_won;
+}
+
 /* SPEC 3: the ranges of money.h; why names the first setting out of range. */
 cash_result money_rules_check(const struct money_rules *rules, char *why, size_t why_size)
 {

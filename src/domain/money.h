@@ -5,6 +5,7 @@
 #ifndef CASH_MONEY_H
 #define CASH_MONEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,14 @@ int64_t money_fee_won(const struct money_rules *rules, int64_t total_won);
  */
 cash_result money_quote(const struct money_rules *rules, int64_t total_won,
                         struct withdraw_quote *out, char *why, size_t why_size);
+
+/*
+ * SPEC 3: true if a withdrawal of total_won, on top of day_total_won already withdrawn today
+ * (live withdrawals only), would go over daily_limit_won; exactly at the limit is allowed.
+ * day_total_won >= 0, total_won >= 1 and daily_limit_won >= 1 (asserted: the store reads the
+ * first with a check and refuses a request whose other two are out of range).
+ */
+bool money_daily_limit_exceeded(int64_t day_total_won, int64_t total_won, int64_t daily_limit_won);
 
 /* True if rules are consistent (the ranges above); why names the first bad one. */
 cash_result money_rules_check(const struct money_rules *rules, char *why, size_t why_size);

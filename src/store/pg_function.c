@@ -38,8 +38,11 @@
  * The names of parameters and variables differ from every column name (PL/pgSQL would refuse
  * the ambiguity). The rules of domain/verification.h (verification_usable) and of
  * domain/abuse.h (bank_cooling_off_active) are written out in SQL here, as the multi-statement
- * path applies them in C: tests/unit/store/test_store_pg_fast.c holds the two paths to the same
- * answers.
+ * path applies them in C; so is the arithmetic of domain/money.h (money_daily_limit_exceeded:
+ * the DailyLimitExceeded test), domain/ledger.h (ledger_step_compute: NotEnoughBalance and the
+ * guarded debit; ledger_step_matches: the check of what the debit returned) and
+ * domain/withdraw_state.h (withdraw_build: the row inserted, confirmed_ms cut to whole
+ * seconds). tests/unit/store/test_store_pg_fast.c holds the two paths to the same answers.
  */
 #define WITHDRAW_FUNCTION_BODY                                                                     \
     "\n"                                                                                           \

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "domain/ledger.h"
 #include "domain/names.h"
 #include "store/pg_internal.h"
 #include "store/store_internal.h"
@@ -52,7 +53,7 @@ static bool ledger_entry_init(const struct pg_ledger_change *change, struct hist
 
 /* The guarded UPDATE with its INSERT; CASH_NOT_ENOUGH_BALANCE when it matched no row. */
 static cash_result ledger_write(struct pg_conn *conn, const struct pg_ledger_change *change,
-                                struct history_entry *entry)
+                                const struct ledger_step *step, struct history_entry *entry)
 {
     int64_t delta = change->balance_amount_won;
     struct pg_params params;
@@ -60,7 +61,7 @@ static cash_result ledger_write(struct pg_conn *conn, const struct pg_ledger_cha
     pg_param_text(&params, change->account_id);
     pg_param_int64(&params, delta);
     pg_param_int64(&params, change->now_ms);
-    pg_param_int64(&params, delta < 0 ? -delta : 0);
+    pg_param_int64(&params, ledger_balance_floor_won(delta));
     pg_param_text(&params, change->history_id);
     pg_param_text(&params, history_type_name(change->type));
     pg_param_text(&params, change->memo);
@@ -86,8 +87,8 @@ static cash_result ledger_write(struct pg_conn *conn, const struct pg_ledger_cha
         return result;
     }
     /* The account row is locked: what the entry says must be exactly what happened. */
-    if (old_balance != entry->old_balance_won || old_point != entry->old_point_won ||
-        new_balance != old_balance + delta || new_balance < 0 || new_point != old_point) {
+    if (!ledger_step_matches(step, old_balance, new_balance) || old_point != entry->old_point_won ||
+        new_point != old_point) {
         log_error("store: ledger apply: the balance changed under the account's lock");
         return CASH_INTERNAL_ERROR;
     }
@@ -111,13 +112,12 @@ cash_result pg_ledger_apply(struct pg_conn *conn, const struct pg_ledger_change 
     if (result != CASH_OK) {
         return result;
     }
-    if (delta < 0 && entry.old_balance_won < -delta) {
-        return CASH_NOT_ENOUGH_BALANCE;
+    struct ledger_step step;
+    result = ledger_step_compute(entry.old_balance_won, delta, &step);
+    if (result != CASH_OK) {
+        return result;
     }
-    if (delta > 0 && entry.old_balance_won > INT64_MAX - delta) {
-        return CASH_VALIDATION_ERROR;
-    }
-    result = ledger_write(conn, change, &entry);
+    result = ledger_write(conn, change, &step, &entry);
     if (result == CASH_OK) {
         *out = entry;
     }

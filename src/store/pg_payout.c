@@ -220,12 +220,12 @@ static cash_result settle_update(struct pg_conn *conn, const struct withdraw_out
 }
 
 static cash_result settle_refund(struct pg_conn *conn, const struct withdraw_outcome *outcome,
-                                 const struct withdrawal *before)
+                                 const struct withdrawal *before, int64_t refund_won)
 {
     const struct pg_ledger_change refund = {
         .account_id = before->account_id,
         .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = before->total_amount_won,
+        .balance_amount_won = refund_won,
         .memo = "",
         .group_id = before->withdraw_id,
         .history_id = outcome->history_id,
@@ -258,9 +258,10 @@ static cash_result settle_body(struct pg_conn *conn, void *context_pointer)
         !before.is_processing) {
         return CASH_INVALID_STATUS;
     }
+    const int64_t refund_won = withdraw_refund_won(&before, to);
     result = settle_update(conn, outcome);
-    if (result == CASH_OK && !outcome->completed) {
-        result = settle_refund(conn, outcome, &before);
+    if (result == CASH_OK && refund_won > 0) {
+        result = settle_refund(conn, outcome, &before, refund_won);
     }
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "worker:%s", outcome->owner);

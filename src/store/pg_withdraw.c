@@ -22,6 +22,8 @@
 
 #include "common/log.h"
 #include "domain/abuse.h"
+#include "domain/ledger.h"
+#include "domain/money.h"
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/pg_internal.h"
@@ -155,31 +157,11 @@ static cash_result withdraw_daily_check(struct pg_conn *conn, const struct withd
     if (result != CASH_OK) {
         return result;
     }
-    /* No overflow: both sides are at most the limit before the subtraction. */
-    if (request->withdrawal.total_amount_won > request->daily_limit_won ||
-        day_total > request->daily_limit_won - request->withdrawal.total_amount_won) {
+    if (money_daily_limit_exceeded(day_total, request->withdrawal.total_amount_won,
+                                   request->daily_limit_won)) {
         return CASH_DAILY_LIMIT_EXCEEDED;
     }
     return CASH_OK;
-}
-
-/* The new row: the caller's fields, the bank account as it is now, PENDING (store.h). */
-static void withdraw_build(const struct withdraw_create *request, const struct bank_account *bank,
-                           int64_t confirmed_ms, struct withdrawal *out)
-{
-    *out = request->withdrawal;
-    memcpy(out->bank_code, bank->bank_code, sizeof(out->bank_code));
-    memcpy(out->sealed_number, bank->sealed_number, sizeof(out->sealed_number));
-    memcpy(out->masked_number, bank->masked_number, sizeof(out->masked_number));
-    memcpy(out->holder_name, bank->holder_name, sizeof(out->holder_name));
-    out->status = WITHDRAW_PENDING;
-    out->is_processing = false;
-    out->confirmed_count = 0;
-    out->memo[0] = '\0';
-    out->transaction_id[0] = '\0';
-    out->transaction_ms = 0;
-    out->confirmed_ms = confirmed_ms - confirmed_ms % 1000; /* whole seconds (SPEC 1) */
-    out->updated_ms = out->created_ms;
 }
 
 static void withdraw_debit_params(const struct withdraw_create *request, const struct withdrawal *w,
@@ -187,7 +169,7 @@ static void withdraw_debit_params(const struct withdraw_create *request, const s
 {
     pg_params_start(params);
     pg_param_text(params, w->account_id);
-    pg_param_int64(params, w->total_amount_won);
+    pg_param_int64(params, w->total_amount_won); /* also the guard: ledger_balance_floor_won */
     pg_param_int64(params, w->created_ms);
     pg_param_text(params, request->history_id);
     pg_param_text(params, w->withdraw_id);
@@ -203,7 +185,7 @@ static void withdraw_debit_params(const struct withdraw_create *request, const s
 
 /* The debit, ledger entry and withdrawal in one statement; CASH_NOT_ENOUGH_BALANCE if none. */
 static cash_result withdraw_debit(struct pg_conn *conn, const struct withdraw_create *request,
-                                  const struct withdrawal *w, int64_t balance_before)
+                                  const struct withdrawal *w, const struct ledger_step *step)
 {
     struct pg_params params;
     withdraw_debit_params(request, w, &params);
@@ -228,8 +210,7 @@ static cash_result withdraw_debit(struct pg_conn *conn, const struct withdraw_cr
         return result;
     }
     /* The account row is locked: the debit must be exact, with both rows written. */
-    if (old_balance != balance_before || new_balance != old_balance - w->total_amount_won ||
-        new_balance < 0 || entries != 1 || withdrawals != 1) {
+    if (!ledger_step_matches(step, old_balance, new_balance) || entries != 1 || withdrawals != 1) {
         log_error("store: withdraw debit: the balance changed under the account's lock");
         return CASH_INTERNAL_ERROR;
     }
@@ -264,11 +245,13 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
     if (result != CASH_OK) {
         return result;
     }
-    if (balance < request->withdrawal.total_amount_won) {
-        return CASH_NOT_ENOUGH_BALANCE;
+    struct ledger_step step;
+    result = ledger_step_compute(balance, -request->withdrawal.total_amount_won, &step);
+    if (result != CASH_OK) {
+        return result;
     }
-    withdraw_build(request, &bank, context->confirmed_ms, &context->out);
-    result = withdraw_debit(conn, request, &context->out, balance);
+    withdraw_build(&request->withdrawal, &bank, context->confirmed_ms, &context->out);
+    result = withdraw_debit(conn, request, &context->out, &step);
     if (result != CASH_OK) {
         return result;
     }
@@ -286,7 +269,7 @@ static cash_result withdraw_function_body(struct pg_conn *conn, void *context_po
     cash_result result = pg_withdraw_function_call(conn, context->request, context->replay, &bank,
                                                    &context->confirmed_ms);
     if (result == CASH_OK) {
-        withdraw_build(context->request, &bank, context->confirmed_ms, &context->out);
+        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms, &context->out);
     }
     return result;
 }
@@ -304,15 +287,6 @@ static cash_result withdraw_function_run(struct pg_store *store, struct withdraw
     return result;
 }
 
-/* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
-static bool withdraw_request_sane(const struct withdraw_create *request)
-{
-    const struct withdrawal *w = &request->withdrawal;
-    return request->factor != NULL && w->amount_won >= 1 && w->fee_won >= 0 &&
-           w->total_amount_won <= AMOUNT_WON_ABSOLUTE_MAX &&
-           w->amount_won + w->fee_won == w->total_amount_won && request->daily_limit_won >= 1;
-}
-
 /*
  * Requests a withdrawal in one transaction (store.h): CASH_DUPLICATED_SIGNATURE,
  * CASH_SECOND_FACTOR_REQUIRED, CASH_BANK_ACCOUNT_NOT_REGISTERED, CASH_BANK_ACCOUNT_COOLING_OFF,
@@ -323,7 +297,9 @@ static bool withdraw_request_sane(const struct withdraw_create *request)
 cash_result pg_withdraw_create(struct store *base, struct withdraw_create *create,
                                struct withdrawal *out, struct store_request *request)
 {
-    if (!withdraw_request_sane(create)) {
+    /* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
+    if (create->factor == NULL ||
+        withdraw_request_check(&create->withdrawal, create->daily_limit_won) != CASH_OK) {
         log_error("store: withdraw_create: inconsistent amounts or no second factor");
         return CASH_INTERNAL_ERROR;
     }
@@ -408,7 +384,7 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
     if (!withdraw_cancelable(&context->out)) {
         return CASH_INVALID_STATUS;
     }
-    const int64_t total_won = context->out.total_amount_won;
+    const int64_t refund_won = withdraw_refund_won(&context->out, WITHDRAW_CANCELED);
     const enum withdraw_status from = context->out.status;
     result = withdraw_cancel_update(conn, context);
     if (result != CASH_OK) {
@@ -418,7 +394,7 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
     const struct pg_ledger_change refund = {
         .account_id = context->account_id,
         .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = total_won,
+        .balance_amount_won = refund_won,
         .memo = "",
         .group_id = context->withdraw_id,
         .history_id = context->history_id,

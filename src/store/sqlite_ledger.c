@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "domain/ledger.h"
 #include "domain/names.h"
 #include "store/sqlite_internal.h"
 
@@ -60,7 +61,7 @@ static cash_result ledger_update_balance(struct sqlite_conn *conn,
     sqlite_bind_int64(&binder, delta);
     sqlite_bind_int64(&binder, change->now_ms);
     sqlite_bind_text(&binder, change->account_id);
-    sqlite_bind_int64(&binder, delta < 0 ? -delta : 0);
+    sqlite_bind_int64(&binder, ledger_balance_floor_won(delta));
     cash_result result = sqlite_bind_check(conn, &binder, "ledger update");
     int64_t changes = 0;
     if (result == CASH_OK) {
@@ -128,11 +129,10 @@ cash_result sqlite_ledger_apply(struct sqlite_conn *conn, const struct ledger_ch
     if (result != CASH_OK) {
         return result;
     }
-    if (delta < 0 && entry.old_balance_won < -delta) {
-        return CASH_NOT_ENOUGH_BALANCE;
-    }
-    if (delta > 0 && entry.old_balance_won > INT64_MAX - delta) {
-        return CASH_VALIDATION_ERROR;
+    struct ledger_step step;
+    result = ledger_step_compute(entry.old_balance_won, delta, &step);
+    if (result != CASH_OK) {
+        return result;
     }
     result = ledger_update_balance(conn, change);
     if (result != CASH_OK) {
@@ -144,8 +144,7 @@ cash_result sqlite_ledger_apply(struct sqlite_conn *conn, const struct ledger_ch
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }
     /* Within the write transaction nothing else changes the row: the debit is exact. */
-    assert(entry.new_balance_won == entry.old_balance_won + delta);
-    assert(entry.new_balance_won >= 0);
+    assert(ledger_step_matches(&step, entry.old_balance_won, entry.new_balance_won));
     assert(entry.new_point_won == entry.old_point_won);
     result = ledger_insert(conn, &entry);
     if (result == CASH_OK) {

@@ -161,16 +161,15 @@ static cash_result confirm_record(struct sqlite_conn *conn, const struct withdra
     if (result != CASH_OK) {
         return result;
     }
-    int64_t required =
-        withdraw_confirmations_required(before->total_amount_won, request->dual_confirm_at_won);
-    enum withdraw_status to = count >= required ? WITHDRAW_CONFIRMED : WITHDRAW_PENDING;
+    const struct withdraw_confirm_outcome outcome =
+        withdraw_confirm_counted(count, before->total_amount_won, request->dual_confirm_at_won);
     stmt = sqlite_stmt(conn, SQL_CONFIRM_UPDATE);
     if (stmt == NULL) {
         return CASH_INTERNAL_ERROR;
     }
     sqlite_bind_start(&binder, stmt);
-    sqlite_bind_int64(&binder, count);
-    sqlite_bind_text(&binder, withdraw_status_name(to));
+    sqlite_bind_int64(&binder, outcome.confirmed_count);
+    sqlite_bind_text(&binder, withdraw_status_name(outcome.status));
     sqlite_bind_int64(&binder, request->now_ms);
     sqlite_bind_text(&binder, before->withdraw_id);
     result = life_update_one(conn, &binder, "withdraw confirm");
@@ -180,9 +179,11 @@ static cash_result confirm_record(struct sqlite_conn *conn, const struct withdra
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     char memo[64];
     snprintf(actor, sizeof actor, "operator:%s", request->operator_name);
-    snprintf(memo, sizeof memo, "confirmation %" PRId64 " of %" PRId64, count, required);
+    snprintf(memo, sizeof memo, "confirmation %" PRId64 " of %" PRId64, outcome.confirmed_count,
+             outcome.required);
     const enum withdraw_status from = WITHDRAW_PENDING;
-    return sqlite_event_insert(conn, before->withdraw_id, actor, &from, to, memo, request->now_ms);
+    return sqlite_event_insert(conn, before->withdraw_id, actor, &from, outcome.status, memo,
+                               request->now_ms);
 }
 
 static cash_result confirm_body(struct sqlite_conn *conn, void *context_pointer)
@@ -200,14 +201,12 @@ static cash_result confirm_body(struct sqlite_conn *conn, void *context_pointer)
     if (result != CASH_OK) {
         return result;
     }
-    bool repeat =
-        already > 0 && (before.status == WITHDRAW_PENDING || before.status == WITHDRAW_CONFIRMED);
-    if (repeat) {
+    enum withdraw_confirm_action action = withdraw_confirm_decide(&before, already > 0);
+    if (action == WITHDRAW_CONFIRM_REPEAT) {
         context->out = before; /* SPEC 4: the same operator twice counts once */
         return CASH_OK;
     }
-    if (before.status != WITHDRAW_PENDING ||
-        !withdraw_transition_allowed(before.status, WITHDRAW_CONFIRMED, before.is_processing)) {
+    if (action == WITHDRAW_CONFIRM_REFUSED) {
         return CASH_INVALID_STATUS;
     }
     result = confirm_record(conn, request, &before);
@@ -245,7 +244,7 @@ static cash_result reject_refund(struct sqlite_conn *conn, const struct withdraw
     const struct ledger_change refund = {
         .account_id = before->account_id,
         .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = before->total_amount_won,
+        .balance_amount_won = withdraw_refund_won(before, WITHDRAW_REJECTED),
         .memo = "",
         .group_id = before->withdraw_id,
         .history_id = request->history_id,
@@ -256,7 +255,7 @@ static cash_result reject_refund(struct sqlite_conn *conn, const struct withdraw
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }
-    assert(entry.new_balance_won == entry.old_balance_won + before->total_amount_won);
+    assert(entry.new_balance_won == entry.old_balance_won + refund.balance_amount_won);
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "operator:%s",
              request->operator_name[0] != '\0' ? request->operator_name : "-");

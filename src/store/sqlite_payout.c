@@ -247,12 +247,13 @@ static cash_result settle_body(struct sqlite_conn *conn, void *context_pointer)
         !before.is_processing) {
         return CASH_INVALID_STATUS;
     }
+    const int64_t refund_won = withdraw_refund_won(&before, to);
     result = settle_update(conn, outcome);
-    if (result == CASH_OK && !outcome->completed) {
+    if (result == CASH_OK && refund_won > 0) {
         const struct ledger_change refund = {
             .account_id = before.account_id,
             .type = HISTORY_WITHDRAW_REFUND,
-            .balance_amount_won = before.total_amount_won,
+            .balance_amount_won = refund_won,
             .memo = "",
             .group_id = before.withdraw_id,
             .history_id = outcome->history_id,

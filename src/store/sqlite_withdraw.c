@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "domain/abuse.h"
+#include "domain/money.h"
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/sqlite_internal.h"
@@ -156,31 +157,11 @@ static cash_result withdraw_daily_check(struct sqlite_conn *conn,
     if (result != CASH_OK) {
         return result;
     }
-    /* No overflow: both sides are at most the limit before the subtraction. */
-    if (request->withdrawal.total_amount_won > request->daily_limit_won ||
-        day_total > request->daily_limit_won - request->withdrawal.total_amount_won) {
+    if (money_daily_limit_exceeded(day_total, request->withdrawal.total_amount_won,
+                                   request->daily_limit_won)) {
         return CASH_DAILY_LIMIT_EXCEEDED;
     }
     return CASH_OK;
-}
-
-/* The new row: the caller's fields, the bank account as it is now, PENDING (store.h). */
-static void withdraw_build(const struct withdraw_create *request, const struct bank_account *bank,
-                           int64_t confirmed_ms, struct withdrawal *out)
-{
-    *out = request->withdrawal;
-    memcpy(out->bank_code, bank->bank_code, sizeof(out->bank_code));
-    memcpy(out->sealed_number, bank->sealed_number, sizeof(out->sealed_number));
-    memcpy(out->masked_number, bank->masked_number, sizeof(out->masked_number));
-    memcpy(out->holder_name, bank->holder_name, sizeof(out->holder_name));
-    out->status = WITHDRAW_PENDING;
-    out->is_processing = false;
-    out->confirmed_count = 0;
-    out->memo[0] = '\0';
-    out->transaction_id[0] = '\0';
-    out->transaction_ms = 0;
-    out->confirmed_ms = confirmed_ms - confirmed_ms % 1000; /* whole seconds (SPEC 1) */
-    out->updated_ms = out->created_ms;
 }
 
 static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_pointer)
@@ -220,7 +201,7 @@ static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_
         return result;
     }
     assert(entry.new_balance_won == entry.old_balance_won - request->withdrawal.total_amount_won);
-    withdraw_build(request, &bank, context->confirmed_ms, &context->out);
+    withdraw_build(&request->withdrawal, &bank, context->confirmed_ms, &context->out);
     result = withdraw_insert(conn, &context->out);
     if (result != CASH_OK) {
         return result;
@@ -231,15 +212,6 @@ static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_
                                context->out.created_ms);
 }
 
-/* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
-static bool withdraw_request_sane(const struct withdraw_create *request)
-{
-    const struct withdrawal *w = &request->withdrawal;
-    return request->factor != NULL && w->amount_won >= 1 && w->fee_won >= 0 &&
-           w->total_amount_won <= AMOUNT_WON_ABSOLUTE_MAX &&
-           w->amount_won + w->fee_won == w->total_amount_won && request->daily_limit_won >= 1;
-}
-
 /*
  * Requests a withdrawal in one transaction (store.h): CASH_SECOND_FACTOR_REQUIRED,
  * CASH_BANK_ACCOUNT_NOT_REGISTERED, CASH_DAILY_LIMIT_EXCEEDED, CASH_NOT_ENOUGH_BALANCE in this
@@ -248,7 +220,9 @@ static bool withdraw_request_sane(const struct withdraw_create *request)
 cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *create,
                                    struct withdrawal *out, struct store_request *request)
 {
-    if (!withdraw_request_sane(create)) {
+    /* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
+    if (create->factor == NULL ||
+        withdraw_request_check(&create->withdrawal, create->daily_limit_won) != CASH_OK) {
         log_error("store: withdraw_create: inconsistent amounts or no second factor");
         return CASH_INTERNAL_ERROR;
     }
@@ -336,7 +310,7 @@ static cash_result withdraw_cancel_body(struct sqlite_conn *conn, void *context_
     const struct ledger_change refund = {
         .account_id = before.account_id,
         .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = before.total_amount_won,
+        .balance_amount_won = withdraw_refund_won(&before, WITHDRAW_CANCELED),
         .memo = "",
         .group_id = before.withdraw_id,
         .history_id = context->history_id,

@@ -169,12 +169,65 @@ static void test_rules_check(void **state)
     expect_rules_refused(rules, "daily");
 }
 
+/* SPEC 3: day total + this total may reach the limit, not pass it. */
+static void test_daily_limit(void **state)
+{
+    (void)state;
+    const int64_t limit = 100000000;
+    assert_false(money_daily_limit_exceeded(0, 20000, limit));
+    assert_false(money_daily_limit_exceeded(0, limit, limit));
+    assert_true(money_daily_limit_exceeded(0, limit + 1, limit));
+    assert_false(money_daily_limit_exceeded(limit - 20000, 20000, limit));
+    assert_true(money_daily_limit_exceeded(limit - 19999, 20000, limit));
+    assert_true(money_daily_limit_exceeded(limit, 1, limit));
+    /* The smallest limit. */
+    assert_false(money_daily_limit_exceeded(0, 1, 1));
+    assert_true(money_daily_limit_exceeded(1, 1, 1));
+    assert_true(money_daily_limit_exceeded(0, 2, 1));
+}
+
+/* Nothing overflows at the ends of int64_t, where day total + total would. */
+static void test_daily_limit_extremes(void **state)
+{
+    (void)state;
+    assert_false(money_daily_limit_exceeded(0, INT64_MAX, INT64_MAX));
+    assert_true(money_daily_limit_exceeded(1, INT64_MAX, INT64_MAX));
+    assert_false(money_daily_limit_exceeded(INT64_MAX - 1, 1, INT64_MAX));
+    assert_true(money_daily_limit_exceeded(INT64_MAX, 1, INT64_MAX));
+    assert_true(money_daily_limit_exceeded(INT64_MAX, INT64_MAX, INT64_MAX));
+    assert_true(money_daily_limit_exceeded(INT64_MAX, AMOUNT_WON_ABSOLUTE_MAX, 1));
+    assert_true(money_daily_limit_exceeded(0, INT64_MAX, 1));
+    assert_true(money_daily_limit_exceeded(0, INT64_MAX, INT64_MAX - 1));
+    assert_false(money_daily_limit_exceeded(INT64_MAX - AMOUNT_WON_ABSOLUTE_MAX,
+                                            AMOUNT_WON_ABSOLUTE_MAX, INT64_MAX));
+}
+
+/* Every small case against plain arithmetic. */
+static void test_daily_limit_small_cases(void **state)
+{
+    (void)state;
+    for (int64_t limit = 1; limit <= 6; limit++) {
+        for (int64_t total = 1; total <= 8; total++) {
+            for (int64_t day_total = 0; day_total <= 8; day_total++) {
+                assert_int_equal(money_daily_limit_exceeded(day_total, total, limit),
+                                 day_total + total > limit);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seed_samples),    cmocka_unit_test(test_rate_part_rounds_up),
-        cmocka_unit_test(test_min_and_max),     cmocka_unit_test(test_net_below_one),
-        cmocka_unit_test(test_largest_amounts), cmocka_unit_test(test_rules_check),
+        cmocka_unit_test(test_seed_samples),
+        cmocka_unit_test(test_rate_part_rounds_up),
+        cmocka_unit_test(test_min_and_max),
+        cmocka_unit_test(test_net_below_one),
+        cmocka_unit_test(test_largest_amounts),
+        cmocka_unit_test(test_rules_check),
+        cmocka_unit_test(test_daily_limit),
+        cmocka_unit_test(test_daily_limit_extremes),
+        cmocka_unit_test(test_daily_limit_small_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
