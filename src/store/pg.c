@@ -21,8 +21,6 @@ static void pg_close(struct store *store);
 
 static const struct store_ops pg_ops = {
     .close = pg_close,
-    .balance_credit = pg_balance_credit,
-    .history_list = pg_history_list,
     .bank_account_set = pg_bank_account_set,
     .bank_account_get = pg_bank_account_get,
     .bank_account_delete = pg_bank_account_delete,

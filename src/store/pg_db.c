@@ -362,6 +362,12 @@ const struct db_driver pg_driver = {
 
 /* ---- the files not yet written over the seam ---- */
 
+cash_result pg_account_lock(struct pg_conn *conn, const char *account_id, int64_t *balance_out,
+                            int64_t *point_out)
+{
+    return account_lock(&conn->tx, account_id, balance_out, point_out);
+}
+
 static cash_result pg_legacy_request_body(struct db_tx *tx, void *pointer)
 {
     const struct pg_request_work *work = pointer;

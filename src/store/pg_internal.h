@@ -33,6 +33,7 @@
 
 #include "store/db.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 
 /* Prepared statements kept per connection: every static SQL text of the backend fits. */
 #define PG_STMT_CACHE_MAX 96
@@ -181,19 +182,6 @@ bool pg_copy_text(char *out, size_t out_size, const char *text);
 cash_result pg_account_lock(struct pg_conn *conn, const char *account_id, int64_t *balance_out,
                             int64_t *point_out);
 
-/* One balance change and its ledger entry (as sqlite_ledger_apply), in the caller's transaction. */
-struct pg_ledger_change {
-    const char *account_id;
-    enum history_type type;
-    int64_t balance_amount_won; /* signed, not 0 */
-    const char *memo;           /* "" for none */
-    const char *group_id;       /* "" for none */
-    const char *history_id;
-    int64_t now_ms;
-};
-
-cash_result pg_ledger_apply(struct pg_conn *conn, const struct pg_ledger_change *change,
-                            struct history_entry *out);
 
 /*
  * SPEC 5: finds and spends one use of the second factor inside the caller's transaction, with
@@ -241,11 +229,6 @@ void pg_withdraw_row_read(const PGresult *res, int row_index, struct withdrawal 
 cash_result pg_durability_check(struct store *store, char *why, size_t why_size);
 
 
-cash_result pg_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
-                              const char *memo, const char *history_id, int64_t now_ms,
-                              struct history_entry *out);
-cash_result pg_history_list(struct store *store, const struct history_query *query,
-                            struct history_entry *out, size_t *count_out);
 
 cash_result pg_bank_account_set(struct store *store, const struct bank_account *bank,
                                 struct second_factor *factor, struct store_request *request);

@@ -233,7 +233,7 @@ struct reject_context {
 static cash_result reject_refund(struct pg_conn *conn, const struct withdraw_reject *request,
                                  const struct withdrawal *before)
 {
-    const struct pg_ledger_change refund = {
+    const struct ledger_change refund = {
         .account_id = before->account_id,
         .type = HISTORY_WITHDRAW_REFUND,
         .balance_amount_won = withdraw_refund_won(before, WITHDRAW_REJECTED),
@@ -243,7 +243,7 @@ static cash_result reject_refund(struct pg_conn *conn, const struct withdraw_rej
         .now_ms = request->now_ms,
     };
     struct history_entry entry;
-    cash_result result = pg_ledger_apply(conn, &refund, &entry);
+    cash_result result = ledger_apply(&conn->tx, &refund, &entry);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }

@@ -222,7 +222,7 @@ static cash_result settle_update(struct pg_conn *conn, const struct withdraw_out
 static cash_result settle_refund(struct pg_conn *conn, const struct withdraw_outcome *outcome,
                                  const struct withdrawal *before, int64_t refund_won)
 {
-    const struct pg_ledger_change refund = {
+    const struct ledger_change refund = {
         .account_id = before->account_id,
         .type = HISTORY_WITHDRAW_REFUND,
         .balance_amount_won = refund_won,
@@ -232,7 +232,7 @@ static cash_result settle_refund(struct pg_conn *conn, const struct withdraw_out
         .now_ms = outcome->now_ms,
     };
     struct history_entry entry;
-    cash_result result = pg_ledger_apply(conn, &refund, &entry);
+    cash_result result = ledger_apply(&conn->tx, &refund, &entry);
     return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
 }
 

@@ -391,7 +391,7 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
         return result;
     }
     assert(context->out.status == WITHDRAW_CANCELED);
-    const struct pg_ledger_change refund = {
+    const struct ledger_change refund = {
         .account_id = context->account_id,
         .type = HISTORY_WITHDRAW_REFUND,
         .balance_amount_won = refund_won,
@@ -401,7 +401,7 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
         .now_ms = context->now_ms,
     };
     struct history_entry entry;
-    result = pg_ledger_apply(conn, &refund, &entry);
+    result = ledger_apply(&conn->tx, &refund, &entry);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }

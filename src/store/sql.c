@@ -73,6 +73,17 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
     /* ---- verification.c ---- */
 
     /* ---- ledger.c ---- */
+    /* SPEC 3, the guarded change: a debit matches no row unless the balance covers it. */
+    [SQL_LEDGER_UPDATE] = {
+        "UPDATE accounts SET balance = balance + $2, updated_ms = $3"
+        " WHERE account_id = $1 AND balance >= $4 RETURNING balance, point"},
+    /* entry_seq follows the account's last entry; the account is locked, so no other transaction
+     * numbers an entry meanwhile. */
+    [SQL_LEDGER_INSERT] = {
+        "INSERT INTO balance_history (history_id, account_id, entry_seq, type, balance_amount,"
+        " point_amount, old_balance, new_balance, old_point, new_point, memo, group_id, created_ms)"
+        " VALUES ($1, $2, (SELECT COALESCE(MAX(entry_seq), 0) + 1 FROM balance_history"
+        " WHERE account_id = $2), $3, $4, 0, $5, $6, $7, $8, $9, $10, $11)"},
 
     /* ---- lifecycle.c ---- */
 

@@ -38,6 +38,8 @@ enum sql_id {
     /* guard.c */
     /* verification.c */
     /* ledger.c */
+    SQL_LEDGER_UPDATE,
+    SQL_LEDGER_INSERT,
     /* lifecycle.c */
     /* payout.c */
     /* withdraw.c */

@@ -43,8 +43,6 @@ static void sqlite_close(struct store *store);
 
 static const struct store_ops sqlite_ops = {
     .close = sqlite_close,
-    .balance_credit = sqlite_balance_credit,
-    .history_list = sqlite_history_list,
     .bank_account_set = sqlite_bank_account_set,
     .bank_account_get = sqlite_bank_account_get,
     .bank_account_delete = sqlite_bank_account_delete,

@@ -20,6 +20,7 @@
 
 #include "store/db.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 
 /* Prepared statements kept per connection: every static SQL text of the backend fits. */
 #define SQLITE_STMT_CACHE_MAX 64
@@ -183,24 +184,6 @@ cash_result sqlite_row_check(const struct sqlite_row *row, const char *what);
 /* Copies text that fits into a fixed buffer; false if it does not (out is then ""). */
 bool sqlite_copy_text(char *out, size_t out_size, const char *text);
 
-/*
- * One balance change and its ledger entry (SPEC 3), inside the caller's write transaction:
- * reads the balance, applies the guarded UPDATE, reads the new balance back and inserts the
- * history row. CASH_NOT_FOUND (no account), CASH_NOT_ENOUGH_BALANCE (a debit larger than the
- * balance), CASH_VALIDATION_ERROR (a credit that would overflow the balance).
- */
-struct ledger_change {
-    const char *account_id;
-    enum history_type type;
-    int64_t balance_amount_won; /* signed, not 0 */
-    const char *memo;           /* "" for none */
-    const char *group_id;       /* "" for none */
-    const char *history_id;
-    int64_t now_ms;
-};
-
-cash_result sqlite_ledger_apply(struct sqlite_conn *conn, const struct ledger_change *change,
-                                struct history_entry *out);
 
 /*
  * SPEC 5: finds and spends one use of the second factor inside the caller's write transaction;
@@ -226,11 +209,6 @@ void sqlite_withdraw_row_read(sqlite3_stmt *stmt, struct withdrawal *out, struct
 /* The operations, one per file group. */
 
 
-cash_result sqlite_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
-                                  const char *memo, const char *history_id, int64_t now_ms,
-                                  struct history_entry *out);
-cash_result sqlite_history_list(struct store *store, const struct history_query *query,
-                                struct history_entry *out, size_t *count_out);
 
 cash_result sqlite_bank_account_set(struct store *store, const struct bank_account *bank,
                                     struct second_factor *factor, struct store_request *request);

@@ -251,7 +251,7 @@ static cash_result reject_refund(struct sqlite_conn *conn, const struct withdraw
         .now_ms = request->now_ms,
     };
     struct history_entry entry;
-    cash_result result = sqlite_ledger_apply(conn, &refund, &entry);
+    cash_result result = ledger_apply(&conn->tx, &refund, &entry);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }

@@ -260,7 +260,7 @@ static cash_result settle_body(struct sqlite_conn *conn, void *context_pointer)
             .now_ms = outcome->now_ms,
         };
         struct history_entry entry;
-        result = sqlite_ledger_apply(conn, &refund, &entry);
+        result = ledger_apply(&conn->tx, &refund, &entry);
         result = result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];

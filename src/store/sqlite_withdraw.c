@@ -196,7 +196,7 @@ static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_
         .now_ms = request->withdrawal.created_ms,
     };
     struct history_entry entry;
-    result = sqlite_ledger_apply(conn, &debit, &entry);
+    result = ledger_apply(&conn->tx, &debit, &entry);
     if (result != CASH_OK) {
         return result;
     }
@@ -317,7 +317,7 @@ static cash_result withdraw_cancel_body(struct sqlite_conn *conn, void *context_
         .now_ms = context->now_ms,
     };
     struct history_entry entry;
-    result = sqlite_ledger_apply(conn, &refund, &entry);
+    result = ledger_apply(&conn->tx, &refund, &entry);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }

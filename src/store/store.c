@@ -63,19 +63,6 @@ void store_close(struct store *store)
 
 /* The functions below hand each call to the backend; their contracts are in store.h. */
 
-cash_result store_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
-                                 const char *memo, const char *history_id, int64_t now_ms,
-                                 struct history_entry *out)
-{
-    return store->ops->balance_credit(store, account_id, amount_won, memo, history_id, now_ms, out);
-}
-
-cash_result store_history_list(struct store *store, const struct history_query *query,
-                               struct history_entry *out, size_t *count_out)
-{
-    return store->ops->history_list(store, query, out, count_out);
-}
-
 cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
                                    struct second_factor *factor, struct store_request *request)
 {

@@ -245,11 +245,6 @@ struct store_ops {
 
 
 
-    cash_result (*balance_credit)(struct store *store, const char *account_id, int64_t amount_won,
-                                  const char *memo, const char *history_id, int64_t now_ms,
-                                  struct history_entry *out);
-    cash_result (*history_list)(struct store *store, const struct history_query *query,
-                                struct history_entry *out, size_t *count_out);
 
     cash_result (*bank_account_set)(struct store *store, const struct bank_account *bank,
                                     struct second_factor *factor, struct store_request *request);

@@ -20,6 +20,26 @@
 cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *balance_out,
                          int64_t *point_out);
 
+/*
+ * ledger.c: one balance change and its ledger entry (SPEC 3), inside the caller's write
+ * transaction: takes the account's lock (account_lock), applies the guarded UPDATE and inserts
+ * the history row. CASH_NOT_FOUND (no account), CASH_NOT_ENOUGH_BALANCE (a debit larger than the
+ * balance), CASH_VALIDATION_ERROR (a credit that would overflow the balance, or text that does
+ * not fit); *out is the entry written.
+ */
+struct ledger_change {
+    const char *account_id;
+    enum history_type type;
+    int64_t balance_amount_won; /* signed, not 0 */
+    const char *memo;           /* "" for none */
+    const char *group_id;       /* "" for none */
+    const char *history_id;
+    int64_t now_ms;
+};
+
+cash_result ledger_apply(struct db_tx *tx, const struct ledger_change *change,
+                         struct history_entry *out);
+
 /* bank.c: the registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
 cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out);
 
