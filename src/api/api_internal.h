@@ -11,13 +11,12 @@
 
 #include <jansson.h>
 
-#include "api/wire.h"
-
 #include "api/api.h"
 #include "auth/auth.h"
 #include "common/result.h"
 #include "domain/money.h"
 #include "gateway/gateway.h"
+#include "wire/wire.h"
 
 /* Room for a message that names a field or a parameter. */
 #define API_WHY_BYTES_MAX 256
@@ -104,8 +103,6 @@ void api_reply(struct http_response *response, unsigned status, json_t *root);
 /* Answers the result's status with {"errorCode", "errorMessage"}: why when not empty, else the
  * result's default message. */
 void api_error(struct http_response *response, cash_result result, const char *why);
-
-/* ---- json.c: the wire shapes, in api/wire.h (the operator CLI prints them too) ---- */
 
 /* ---- input checks shared by the handlers ---- */
 
