@@ -15,6 +15,7 @@
 #include "auth/auth.h"
 #include "common/result.h"
 #include "domain/money.h"
+#include "domain/query.h"
 #include "gateway/gateway.h"
 #include "wire/wire.h"
 
@@ -117,6 +118,10 @@ cash_result api_field_string(json_t *body, const char *name, bool required, cons
 cash_result api_param_unknown(const char *key, char *why, size_t why_size);
 /* CASH_VALIDATION_ERROR naming the first query parameter, for routes that accept none. */
 cash_result api_params_none(const struct http_request *request, char *why, size_t why_size);
+/* The query parameters of request as the list filters of domain/query.h take them, in the order
+ * sent; out borrows their texts from request. Returns how many (at most HTTP_QUERY_PARAMS_MAX). */
+size_t api_query_params(const struct http_request *request,
+                        struct query_param out[HTTP_QUERY_PARAMS_MAX]);
 /* Parses an optional '-' and 1 to 18 digits; false for anything else. */
 bool api_parse_integer(const char *text, int64_t *out);
 /*

@@ -74,11 +74,12 @@ void api_balance_history(const struct api_call *call, struct http_response *resp
 {
     char why[API_WHY_BYTES_MAX] = "";
     struct history_query query;
+    struct query_param params[HTTP_QUERY_PARAMS_MAX];
     struct history_entry *entries = NULL;
     size_t count = 0;
     memset(&query, 0, sizeof(query));
-    cash_result result = history_query_parse(call->request->params, call->request->param_count,
-                                             &query, why, sizeof(why));
+    size_t param_count = api_query_params(call->request, params);
+    cash_result result = history_query_parse(params, param_count, &query, why, sizeof(why));
     if (result != CASH_OK) {
         api_error(response, result, why);
         return;

@@ -204,11 +204,12 @@ void api_withdraw_list(const struct api_call *call, struct http_response *respon
     char why[API_WHY_BYTES_MAX] = "";
     char next_key[WITHDRAW_ID_LENGTH + 1] = "";
     struct withdraw_query query;
+    struct query_param params[HTTP_QUERY_PARAMS_MAX];
     struct withdrawal *rows = NULL;
     size_t count = 0;
     memset(&query, 0, sizeof(query));
-    cash_result result = withdraw_query_parse(call->request->params, call->request->param_count,
-                                              &query, why, sizeof(why));
+    size_t param_count = api_query_params(call->request, params);
+    cash_result result = withdraw_query_parse(params, param_count, &query, why, sizeof(why));
     if (result != CASH_OK) {
         api_error(response, result, why);
         return;
