@@ -12,12 +12,11 @@
 
 #include <jansson.h>
 
-#include "api/wire.h"
-
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/result.h"
 #include "store/store.h"
+#include "wire/wire.h"
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAILURE 1

@@ -108,8 +108,8 @@ static json_t *cli_account_json(const struct account *account)
                      account_verified_name(account->verified), "balance",
                      (json_int_t)account->balance_won, "point", (json_int_t)account->point_won,
                      "autoRecharge", account->auto_recharge ? 1 : 0, "dateCreated",
-                     api_json_date_or_null(account->created_ms), "dateUpdated",
-                     api_json_date_or_null(account->updated_ms));
+                     wire_json_date_or_null(account->created_ms), "dateUpdated",
+                     wire_json_date_or_null(account->updated_ms));
 }
 
 /* Reads --status, --verified and --auto-recharge into update; exit code. */
@@ -213,7 +213,7 @@ static json_t *cli_member_json(const struct member *member)
                      "accountId", member->account_id, "email", member->email, "phone",
                      member->phone, "role", member_role_name(member->role), "status",
                      member_status_name(member->status), "dateCreated",
-                     api_json_date_or_null(member->created_ms));
+                     wire_json_date_or_null(member->created_ms));
 }
 
 /* Reads --role and --status into update; exit code. */
@@ -535,7 +535,7 @@ int cli_run_balance_credit(struct cli *cli)
         return cli_fail_store(result, "account", account_id);
     }
     if (cli->json) {
-        return cli_print_json(api_history_json(&entry));
+        return cli_print_json(wire_history_json(&entry));
     }
     puts(entry.history_id);
     return CLI_EXIT_OK;
@@ -612,7 +612,7 @@ int cli_run_bank_set(struct cli *cli)
     if (!cli->json) {
         return CLI_EXIT_OK;
     }
-    return cli_print_json(api_bank_account_json(&bank));
+    return cli_print_json(wire_bank_account_json(&bank));
 }
 
 /* ---- withdrawals ---- */
@@ -665,7 +665,7 @@ int cli_run_withdraw_list(struct cli *cli)
         }
         for (size_t i = 0; i < count; i++) {
             if (cli->json) {
-                json_array_append_new(list, api_withdrawal_json(&page[i])); /* steals */
+                json_array_append_new(list, wire_withdrawal_json(&page[i])); /* steals */
             } else {
                 puts(page[i].withdraw_id);
             }
@@ -694,7 +694,7 @@ static bool cli_is_withdraw_id(const char *text)
 static int cli_print_withdrawal(const struct cli *cli, const struct withdrawal *withdrawal)
 {
     if (cli->json) {
-        return cli_print_json(api_withdrawal_json(withdrawal));
+        return cli_print_json(wire_withdrawal_json(withdrawal));
     }
     printf("%s %s %lld\n", withdrawal->withdraw_id, withdraw_status_name(withdrawal->status),
            (long long)withdrawal->confirmed_count);
@@ -846,7 +846,7 @@ int cli_run_withdraw_show(struct cli *cli)
     for (size_t i = 0; list != NULL && i < count; i++) {
         json_array_append_new(list, cli_event_json(&events[i])); /* steals */
     }
-    return cli_print_json(json_pack("{s:o, s:o?}", "withdrawal", api_withdrawal_json(&withdrawal),
+    return cli_print_json(json_pack("{s:o, s:o?}", "withdrawal", wire_withdrawal_json(&withdrawal),
                                     "events", list)); /* both stolen */
 }
 
@@ -884,7 +884,7 @@ int cli_run_withdraw_stuck(struct cli *cli)
         }
         for (size_t i = 0; i < count; i++) {
             if (cli->json) {
-                json_array_append_new(list, api_withdrawal_json(&page[i])); /* steals */
+                json_array_append_new(list, wire_withdrawal_json(&page[i])); /* steals */
             } else {
                 puts(page[i].withdraw_id);
             }

@@ -12,12 +12,12 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "api/payout.h"
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "worker/payout.h"
 
 #define CASHD_WHY_BYTES_MAX 512
 #define CASHD_EXIT_USAGE    2

@@ -164,8 +164,8 @@ void api_error(struct http_response *response, cash_result result, const char *w
     }
     if (root != NULL) {
         int failed = 0;
-        failed |= api_json_put(root, "errorCode", json_string(result_error_code(result)));
-        failed |= api_json_put(root, "errorMessage", text);
+        failed |= wire_json_put(root, "errorCode", json_string(result_error_code(result)));
+        failed |= wire_json_put(root, "errorMessage", text);
         if (failed != 0) {
             json_decref(root);
             root = NULL;

@@ -11,13 +11,13 @@
 
 #include <jansson.h>
 
-#include "api/wire.h"
-
 #include "api/api.h"
 #include "auth/auth.h"
 #include "common/result.h"
 #include "domain/money.h"
+#include "domain/query.h"
 #include "gateway/gateway.h"
+#include "wire/wire.h"
 
 /* Room for a message that names a field or a parameter. */
 #define API_WHY_BYTES_MAX 256
@@ -105,8 +105,6 @@ void api_reply(struct http_response *response, unsigned status, json_t *root);
  * result's default message. */
 void api_error(struct http_response *response, cash_result result, const char *why);
 
-/* ---- json.c: the wire shapes, in api/wire.h (the operator CLI prints them too) ---- */
-
 /* ---- input checks shared by the handlers ---- */
 
 /* CASH_VALIDATION_ERROR naming the first field of body that is not in allowed (NULL-ended). */
@@ -120,6 +118,10 @@ cash_result api_field_string(json_t *body, const char *name, bool required, cons
 cash_result api_param_unknown(const char *key, char *why, size_t why_size);
 /* CASH_VALIDATION_ERROR naming the first query parameter, for routes that accept none. */
 cash_result api_params_none(const struct http_request *request, char *why, size_t why_size);
+/* The query parameters of request as the list filters of domain/query.h take them, in the order
+ * sent; out borrows their texts from request. Returns how many (at most HTTP_QUERY_PARAMS_MAX). */
+size_t api_query_params(const struct http_request *request,
+                        struct query_param out[HTTP_QUERY_PARAMS_MAX]);
 /* Parses an optional '-' and 1 to 18 digits; false for anything else. */
 bool api_parse_integer(const char *text, int64_t *out);
 /*

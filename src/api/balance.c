@@ -16,16 +16,16 @@ static json_t *api_balance_json(const struct account *account)
     if (object == NULL) {
         return NULL;
     }
-    failed |= api_json_put(object, "accountId", json_string(account->account_id));
-    failed |= api_json_put(object, "balance", api_json_integer(account->balance_won));
-    failed |= api_json_put(object, "point", api_json_integer(account->point_won));
+    failed |= wire_json_put(object, "accountId", json_string(account->account_id));
+    failed |= wire_json_put(object, "balance", wire_json_integer(account->balance_won));
+    failed |= wire_json_put(object, "point", wire_json_integer(account->point_won));
     /* The vendor answers autoRecharge as 0 or 1, not as a boolean. */
     failed |=
-        api_json_put(object, "autoRecharge", api_json_integer(account->auto_recharge ? 1 : 0));
-    failed |= api_json_put(object, "minimumCash", api_json_integer(account->minimum_cash_won));
-    failed |= api_json_put(object, "rechargeTo", api_json_integer(account->recharge_to_won));
+        wire_json_put(object, "autoRecharge", wire_json_integer(account->auto_recharge ? 1 : 0));
+    failed |= wire_json_put(object, "minimumCash", wire_json_integer(account->minimum_cash_won));
+    failed |= wire_json_put(object, "rechargeTo", wire_json_integer(account->recharge_to_won));
     failed |=
-        api_json_put(object, "rechargeTryCount", api_json_integer(account->recharge_try_count));
+        wire_json_put(object, "rechargeTryCount", wire_json_integer(account->recharge_try_count));
     if (failed != 0) {
         json_decref(object);
         return NULL;
@@ -57,12 +57,12 @@ static json_t *api_history_page_json(const struct history_query *query,
     }
     for (size_t i = 0; i < count; i++) {
         /* json_array_append_new steals the reference to the new element. */
-        json_t *entry = api_history_json(&entries[i]);
+        json_t *entry = wire_history_json(&entries[i]);
         failed |= entry == NULL ? -1 : json_array_append_new(data, entry);
     }
-    failed |= api_json_put(object, "offset", api_json_integer(query->offset));
-    failed |= api_json_put(object, "limit", api_json_integer((int64_t)query->limit));
-    failed |= api_json_put(object, "data", data);
+    failed |= wire_json_put(object, "offset", wire_json_integer(query->offset));
+    failed |= wire_json_put(object, "limit", wire_json_integer((int64_t)query->limit));
+    failed |= wire_json_put(object, "data", data);
     if (failed != 0) {
         json_decref(object);
         return NULL;
@@ -74,11 +74,12 @@ void api_balance_history(const struct api_call *call, struct http_response *resp
 {
     char why[API_WHY_BYTES_MAX] = "";
     struct history_query query;
+    struct query_param params[HTTP_QUERY_PARAMS_MAX];
     struct history_entry *entries = NULL;
     size_t count = 0;
     memset(&query, 0, sizeof(query));
-    cash_result result = history_query_parse(call->request->params, call->request->param_count,
-                                             &query, why, sizeof(why));
+    size_t param_count = api_query_params(call->request, params);
+    cash_result result = history_query_parse(params, param_count, &query, why, sizeof(why));
     if (result != CASH_OK) {
         api_error(response, result, why);
         return;

@@ -86,7 +86,7 @@ static void api_bank_answer(const struct api_call *call, void *context, cash_res
         api_error(response, result, context);
         return;
     }
-    api_reply(response, 200, api_bank_account_json(row));
+    api_reply(response, 200, wire_bank_account_json(row));
 }
 
 /* api_answer of a removal: {"n": 1}, or the error with why (context). */
@@ -100,7 +100,7 @@ static void api_bank_removed_answer(const struct api_call *call, void *context, 
         return;
     }
     json_t *object = json_object();
-    if (object != NULL && api_json_put(object, "n", api_json_integer(1)) != 0) {
+    if (object != NULL && wire_json_put(object, "n", wire_json_integer(1)) != 0) {
         json_decref(object);
         object = NULL;
     }
@@ -145,7 +145,7 @@ void api_bank_get(const struct api_call *call, struct http_response *response)
                   result == CASH_NOT_FOUND ? "no bank account is registered" : NULL);
         return;
     }
-    api_reply(response, 200, api_bank_account_json(&bank));
+    api_reply(response, 200, wire_bank_account_json(&bank));
 }
 
 void api_bank_delete(const struct api_call *call, struct http_response *response)

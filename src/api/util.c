@@ -4,6 +4,7 @@
  */
 #include "api/api_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,17 @@ cash_result api_params_none(const struct http_request *request, char *why, size_
         return CASH_OK;
     }
     return api_param_unknown(request->params[0].key, why, why_size);
+}
+
+size_t api_query_params(const struct http_request *request,
+                        struct query_param out[HTTP_QUERY_PARAMS_MAX])
+{
+    assert(request->param_count <= HTTP_QUERY_PARAMS_MAX);
+    for (size_t i = 0; i < request->param_count; i++) {
+        out[i] =
+            (struct query_param){.key = request->params[i].key, .value = request->params[i].value};
+    }
+    return request->param_count;
 }
 
 bool api_parse_integer(const char *text, int64_t *out)

@@ -83,8 +83,8 @@ static bool api_delivery_remote(const struct config *config, enum verification_m
 static json_t *api_verification_answer(const struct api_call *call,
                                        const struct verification *verification)
 {
-    return api_verification_json(verification, call->now_ms, api_verification_window_ms(call->api),
-                                 call->api->config->verification_max_uses);
+    return wire_verification_json(verification, call->now_ms, api_verification_window_ms(call->api),
+                                  call->api->config->verification_max_uses);
 }
 
 /* A new PENDING verification of the caller; its code (none for TOTP) goes to code_out. */
@@ -196,7 +196,7 @@ static json_t *api_created_answer(const struct api_call *call,
 {
     json_t *object = api_verification_answer(call, verification);
     if (object != NULL && verification->method == VERIFICATION_ARS &&
-        api_json_put(object, "arsCode", json_string(code)) != 0) {
+        wire_json_put(object, "arsCode", json_string(code)) != 0) {
         json_decref(object);
         object = NULL;
     }

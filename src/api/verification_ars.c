@@ -39,10 +39,10 @@ static char *api_ars_request_body(const struct api_call *call,
     int64_t expires_ms = verification->created_ms + api_verification_window_ms(call->api);
     if (object != NULL) {
         failed |=
-            api_json_put(object, "verificationId", json_string(verification->verification_id));
-        failed |= api_json_put(object, "phone", json_string(call->key->member_phone));
-        failed |= api_json_put(object, "arsCode", json_string(ars_code));
-        failed |= api_json_put(object, "dateExpires", api_json_date(expires_ms));
+            wire_json_put(object, "verificationId", json_string(verification->verification_id));
+        failed |= wire_json_put(object, "phone", json_string(call->key->member_phone));
+        failed |= wire_json_put(object, "arsCode", json_string(ars_code));
+        failed |= wire_json_put(object, "dateExpires", wire_json_date(expires_ms));
     }
     char *text = failed == 0 ? json_dumps(object, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(object);
@@ -288,12 +288,12 @@ static json_t *api_call_report_answer(const struct verification *verification)
     int failed = object == NULL ? 1 : 0;
     if (object != NULL) {
         failed |=
-            api_json_put(object, "verificationId", json_string(verification->verification_id));
-        failed |= api_json_put(object, "status",
-                               json_string(verification_status_name(verification->status)));
+            wire_json_put(object, "verificationId", json_string(verification->verification_id));
+        failed |= wire_json_put(object, "status",
+                                json_string(verification_status_name(verification->status)));
         failed |=
-            api_json_put(object, "callStatus",
-                         json_string(verification_call_status_name(verification->call_status)));
+            wire_json_put(object, "callStatus",
+                          json_string(verification_call_status_name(verification->call_status)));
     }
     if (failed != 0) {
         json_decref(object);

@@ -86,7 +86,7 @@ static void api_withdrawal_answer(const struct api_call *call, void *context, ca
         api_error(response, result, context);
         return;
     }
-    api_reply(response, 200, api_withdrawal_json(row));
+    api_reply(response, 200, wire_withdrawal_json(row));
 }
 
 void api_withdraw_create(const struct api_call *call, struct http_response *response)
@@ -163,9 +163,9 @@ void api_withdraw_quote(const struct api_call *call, struct http_response *respo
     json_t *object = json_object();
     int failed = object == NULL ? -1 : 0;
     if (object != NULL) {
-        failed |= api_json_put(object, "totalAmount", api_json_integer(quote.total_amount_won));
-        failed |= api_json_put(object, "fee", api_json_integer(quote.fee_won));
-        failed |= api_json_put(object, "amount", api_json_integer(quote.amount_won));
+        failed |= wire_json_put(object, "totalAmount", wire_json_integer(quote.total_amount_won));
+        failed |= wire_json_put(object, "fee", wire_json_integer(quote.fee_won));
+        failed |= wire_json_put(object, "amount", wire_json_integer(quote.amount_won));
     }
     if (failed != 0) {
         json_decref(object);
@@ -187,11 +187,11 @@ static json_t *api_withdraw_page_json(const struct withdrawal *rows, size_t coun
     }
     for (size_t i = 0; i < count; i++) {
         /* json_array_append_new steals the reference to the new element. */
-        json_t *row = api_withdrawal_json(&rows[i]);
+        json_t *row = wire_withdrawal_json(&rows[i]);
         failed |= row == NULL ? -1 : json_array_append_new(data, row);
     }
-    failed |= api_json_put(object, "data", data);
-    failed |= api_json_put(object, "nextKey", api_json_text_or_null(next_key));
+    failed |= wire_json_put(object, "data", data);
+    failed |= wire_json_put(object, "nextKey", wire_json_text_or_null(next_key));
     if (failed != 0) {
         json_decref(object);
         return NULL;
@@ -204,11 +204,12 @@ void api_withdraw_list(const struct api_call *call, struct http_response *respon
     char why[API_WHY_BYTES_MAX] = "";
     char next_key[WITHDRAW_ID_LENGTH + 1] = "";
     struct withdraw_query query;
+    struct query_param params[HTTP_QUERY_PARAMS_MAX];
     struct withdrawal *rows = NULL;
     size_t count = 0;
     memset(&query, 0, sizeof(query));
-    cash_result result = withdraw_query_parse(call->request->params, call->request->param_count,
-                                              &query, why, sizeof(why));
+    size_t param_count = api_query_params(call->request, params);
+    cash_result result = withdraw_query_parse(params, param_count, &query, why, sizeof(why));
     if (result != CASH_OK) {
         api_error(response, result, why);
         return;
@@ -244,7 +245,7 @@ void api_withdraw_get(const struct api_call *call, struct http_response *respons
         api_error(response, result, NULL);
         return;
     }
-    api_reply(response, 200, api_withdrawal_json(&withdrawal));
+    api_reply(response, 200, wire_withdrawal_json(&withdrawal));
 }
 
 void api_withdraw_cancel(const struct api_call *call, struct http_response *response)

@@ -11,12 +11,17 @@
 #include <stddef.h>
 
 #include "common/limits.h"
-#include "domain/query.h"
+
+/* One decoded query parameter, NUL-terminated; owned by the HTTP layer for the request's life. */
+struct http_param {
+    const char *key;
+    const char *value;
+};
 
 struct http_request {
     const char *method;
     const char *path; /* decoded path, without the query string */
-    struct query_param params[HTTP_QUERY_PARAMS_MAX];
+    struct http_param params[HTTP_QUERY_PARAMS_MAX];
     size_t param_count;
     bool params_overflow;          /* more than HTTP_QUERY_PARAMS_MAX parameters were sent */
     const char *authorization;     /* header values, NULL when absent */

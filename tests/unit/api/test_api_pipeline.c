@@ -242,6 +242,19 @@ static void test_fields_and_params(void **state)
     request.param_count = 1;
     assert_int_equal(api_params_none(&request, why, sizeof(why)), CASH_VALIDATION_ERROR);
     assert_non_null(strstr(why, "limit"));
+
+    /* The HTTP layer's parameters become the list filters' (domain/query.h), in order. */
+    struct query_param params[HTTP_QUERY_PARAMS_MAX];
+    request.params[1].key = "status";
+    request.params[1].value = "";
+    request.param_count = 2;
+    assert_int_equal(api_query_params(&request, params), 2);
+    assert_ptr_equal(params[0].key, request.params[0].key);
+    assert_ptr_equal(params[0].value, request.params[0].value);
+    assert_ptr_equal(params[1].key, request.params[1].key);
+    assert_ptr_equal(params[1].value, request.params[1].value);
+    request.param_count = 0;
+    assert_int_equal(api_query_params(&request, params), 0);
 }
 
 static void test_parse_integer(void **state)

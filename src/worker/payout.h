@@ -5,8 +5,8 @@
  * withdrawId as the idempotency key, and records COMPLETED or FAILED (with the refund). A claim
  * taken over from a worker that died is first looked up at the gateway, never sent blindly.
  */
-#ifndef CASH_PAYOUT_H
-#define CASH_PAYOUT_H
+#ifndef CASH_WORKER_PAYOUT_H
+#define CASH_WORKER_PAYOUT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
  * under the same idempotency key: the gateway never pays twice. The claim is renewed before each
  * request; a worker that lost its claim stops working on that withdrawal.
  */
-#include "api/payout.h"
+#include "worker/payout.h"
 
 #include <inttypes.h>
 #include <pthread.h>
