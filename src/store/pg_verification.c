@@ -11,6 +11,7 @@
 #include "domain/names.h"
 #include "domain/verification.h"
 #include "store/pg_internal.h"
+#include "store/store_internal.h"
 
 #define VERIFICATION_COLUMNS                                                                       \
     "verification_id, member_id, account_id, method, status, code_hash, attempts, uses,"           \
@@ -375,10 +376,10 @@ static cash_result verification_open_body(struct pg_conn *conn, void *context_po
     /* The account's lock first: the counts below and the insert are then one step. */
     cash_result result = pg_account_lock(conn, v->account_id, &balance, &point);
     if (result == CASH_OK) {
-        result = pg_guard_check(conn, v->member_id, v->created_ms, context->limits, &guard);
+        result = guard_check(&conn->tx, v->member_id, v->created_ms, context->limits, &guard);
     }
     if (result == CASH_OK) {
-        result = pg_rate_check(conn, v->member_id, v->account_id, v->created_ms, context->limits);
+        result = guard_rate_check(&conn->tx, v->member_id, v->account_id, v->created_ms, context->limits);
     }
     if (result != CASH_OK) {
         return result;
@@ -415,7 +416,7 @@ static cash_result verification_retry_after(struct pg_conn *conn, const struct v
         wait_ms = guard->locked_until_ms - now_ms;
     }
     struct verification_limits probe = *limits;
-    cash_result result = pg_rate_check(conn, v->member_id, v->account_id, now_ms, &probe);
+    cash_result result = guard_rate_check(&conn->tx, v->member_id, v->account_id, now_ms, &probe);
     if (result == CASH_TOO_MANY_REQUESTS && probe.retry_after_ms > wait_ms) {
         wait_ms = probe.retry_after_ms;
     } else if (result != CASH_OK && result != CASH_TOO_MANY_REQUESTS) {
@@ -434,7 +435,7 @@ static cash_result verification_code_counts(struct pg_conn *conn, const struct v
         return CASH_OK;
     }
     bool accepted = false;
-    cash_result result = pg_totp_accept(conn, v->member_id, attempt->totp_step, &accepted);
+    cash_result result = totp_accept(&conn->tx, v->member_id, attempt->totp_step, &accepted);
     if (result == CASH_OK && !accepted) {
         *correct_out = false;
         attempt->code_reused = true;
@@ -461,7 +462,7 @@ static cash_result verification_try_record(struct pg_conn *conn, const struct ve
         result = CASH_INTERNAL_ERROR;
     }
     if (result == CASH_OK) {
-        result = pg_guard_record(conn, before->member_id, !correct, attempt->now_ms,
+        result = guard_record(&conn->tx, before->member_id, !correct, attempt->now_ms,
                                  attempt->limits, locked_out);
     }
     return result;
@@ -474,11 +475,11 @@ static cash_result verification_try_lock(struct pg_conn *conn, struct verificati
     cash_result result =
         verification_read(conn, SQL_VERIFICATION_LOCK, attempt->verification_id, before);
     if (result == CASH_OK) {
-        result = pg_member_lock(conn, before->member_id);
+        result = member_lock(&conn->tx, before->member_id);
         result = result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }
     if (result == CASH_OK) {
-        result = pg_guard_check(conn, before->member_id, attempt->now_ms, attempt->limits, guard);
+        result = guard_check(&conn->tx, before->member_id, attempt->now_ms, attempt->limits, guard);
     }
     return result;
 }
@@ -586,10 +587,10 @@ static cash_result verification_call_body(struct pg_conn *conn, void *context_po
     }
     if (result == CASH_OK && after.call_status != CALL_NO_ANSWER &&
         after.call_status != CALL_FAILED) {
-        result = pg_member_lock(conn, before.member_id);
+        result = member_lock(&conn->tx, before.member_id);
         result = result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
         if (result == CASH_OK) {
-            result = pg_guard_record(conn, before.member_id, after.call_status == CALL_WRONG_DIGITS,
+            result = guard_record(&conn->tx, before.member_id, after.call_status == CALL_WRONG_DIGITS,
                                      call->now_ms, call->limits, NULL);
         }
     }

@@ -69,6 +69,35 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
     /* ---- bank.c ---- */
 
     /* ---- guard.c ---- */
+    /* A member's guard is read and rewritten under this lock, so that two wrong codes at once
+     * count two. FOR NO KEY UPDATE: the member row itself is not changed. */
+    [SQL_MEMBER_LOCK] = {"SELECT 1 FROM members WHERE member_id = $1",
+                         .lock = SQL_LOCK_NO_KEY_UPDATE},
+    [SQL_GUARD_GET] = {"SELECT failures, locked_until_ms FROM member_guards WHERE member_id = $1"},
+    [SQL_GUARD_PUT] = {
+        "INSERT INTO member_guards (member_id, failures, locked_until_ms, updated_ms)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (member_id) DO UPDATE SET"
+        " failures = excluded.failures, locked_until_ms = excluded.locked_until_ms,"
+        " updated_ms = excluded.updated_ms"},
+    /* The limit-th newest creation inside the window ($3 = limit - 1): if there is one, the
+     * limit is reached. */
+    [SQL_RATE_MEMBER] = {
+        "SELECT created_ms FROM verifications WHERE member_id = $1 AND created_ms > $2"
+        " ORDER BY created_ms DESC LIMIT 1 OFFSET $3"},
+    [SQL_RATE_ACCOUNT] = {
+        "SELECT created_ms FROM verifications WHERE account_id = $1 AND created_ms > $2"
+        " ORDER BY created_ms DESC LIMIT 1 OFFSET $3"},
+    /* Re-enrolment keeps last_step: a code of a step already used stays used. */
+    [SQL_TOTP_PUT] = {
+        "INSERT INTO totp_enrolments (member_id, sealed_secret, last_step, created_ms)"
+        " VALUES ($1, $2, 0, $3) ON CONFLICT (member_id) DO UPDATE SET"
+        " sealed_secret = excluded.sealed_secret, created_ms = excluded.created_ms"},
+    [SQL_TOTP_GET] = {
+        "SELECT member_id, sealed_secret, last_step, created_ms FROM totp_enrolments"
+        " WHERE member_id = $1"},
+    /* A step is accepted once, whoever asks: the newest row version decides. */
+    [SQL_TOTP_ACCEPT] = {
+        "UPDATE totp_enrolments SET last_step = $1 WHERE member_id = $2 AND last_step < $1"},
 
     /* ---- verification.c ---- */
 

@@ -35,7 +35,15 @@ enum sql_id {
     SQL_API_KEY_GET,
     SQL_API_KEY_REVOKE,
     /* bank.c */
-    /* guard.c */
+    /* guard.c: the abuse limits of the second factor, TOTP enrolments (SPEC 5) */
+    SQL_MEMBER_LOCK,
+    SQL_GUARD_GET,
+    SQL_GUARD_PUT,
+    SQL_RATE_MEMBER,
+    SQL_RATE_ACCOUNT,
+    SQL_TOTP_PUT,
+    SQL_TOTP_GET,
+    SQL_TOTP_ACCEPT,
     /* verification.c */
     /* ledger.c */
     /* lifecycle.c */

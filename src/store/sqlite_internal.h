@@ -251,29 +251,6 @@ cash_result sqlite_verification_open(struct store *store, const struct verificat
 cash_result sqlite_verification_try(struct store *store, struct verification_try *attempt,
                                     struct store_request *request);
 cash_result sqlite_verification_call_result(struct store *store, struct verification_call *call);
-cash_result sqlite_totp_enrol(struct store *store, const struct totp_enrolment *enrolment);
-cash_result sqlite_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out);
-
-/*
- * SPEC 5 abuse limits inside the caller's write transaction (sqlite_guard.c). guard_check: the
- * member's lock (CASH_TOO_MANY_ATTEMPTS) and *guard_out as stored (zeros when none).
- * guard_record: a right (failed false) or wrong code for the member; *locked_out (may be NULL)
- * true if it locked the member. rate_check: the creation limits (CASH_TOO_MANY_REQUESTS).
- * Each sets limits->retry_after_ms with its refusal.
- */
-struct member_guard;
-cash_result sqlite_guard_check(struct sqlite_conn *conn, const char *member_id, int64_t now_ms,
-                               struct verification_limits *limits, struct member_guard *guard_out);
-cash_result sqlite_guard_record(struct sqlite_conn *conn, const char *member_id, bool failed,
-                                int64_t now_ms, const struct verification_limits *limits,
-                                bool *locked_out);
-cash_result sqlite_rate_check(struct sqlite_conn *conn, const char *member_id,
-                              const char *account_id, int64_t now_ms,
-                              struct verification_limits *limits);
-/* TOTP: step becomes the member's newest accepted step if it is newer than the stored one;
- * *accepted_out false when it is not (a code used already), or the member has no enrolment. */
-cash_result sqlite_totp_accept(struct sqlite_conn *conn, const char *member_id, int64_t step,
-                               bool *accepted_out);
 
 cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *create,
                                    struct withdrawal *out, struct store_request *request);

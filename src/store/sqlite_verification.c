@@ -10,6 +10,7 @@
 #include "domain/names.h"
 #include "domain/verification.h"
 #include "store/sqlite_internal.h"
+#include "store/store_internal.h"
 
 #define VERIFICATION_COLUMNS                                                                       \
     "verification_id, member_id, account_id, method, status, code_hash, attempts, uses,"           \
@@ -355,10 +356,10 @@ static cash_result verification_open_body(struct sqlite_conn *conn, void *contex
     const struct verification *v = context->v;
     struct member_guard guard;
     cash_result result =
-        sqlite_guard_check(conn, v->member_id, v->created_ms, context->limits, &guard);
+        guard_check(&conn->tx, v->member_id, v->created_ms, context->limits, &guard);
     if (result == CASH_OK) {
         result =
-            sqlite_rate_check(conn, v->member_id, v->account_id, v->created_ms, context->limits);
+            guard_rate_check(&conn->tx, v->member_id, v->account_id, v->created_ms, context->limits);
     }
     if (result != CASH_OK) {
         return result;
@@ -396,7 +397,7 @@ static cash_result verification_retry_after(struct sqlite_conn *conn, const stru
         wait_ms = guard->locked_until_ms - now_ms;
     }
     struct verification_limits probe = *limits;
-    cash_result result = sqlite_rate_check(conn, v->member_id, v->account_id, now_ms, &probe);
+    cash_result result = guard_rate_check(&conn->tx, v->member_id, v->account_id, now_ms, &probe);
     if (result == CASH_TOO_MANY_REQUESTS && probe.retry_after_ms > wait_ms) {
         wait_ms = probe.retry_after_ms;
     } else if (result != CASH_OK && result != CASH_TOO_MANY_REQUESTS) {
@@ -415,7 +416,7 @@ static cash_result verification_code_counts(struct sqlite_conn *conn, const stru
         return CASH_OK;
     }
     bool accepted = false;
-    cash_result result = sqlite_totp_accept(conn, v->member_id, attempt->totp_step, &accepted);
+    cash_result result = totp_accept(&conn->tx, v->member_id, attempt->totp_step, &accepted);
     if (result == CASH_OK && !accepted) {
         *correct_out = false;
         attempt->code_reused = true;
@@ -442,7 +443,7 @@ static cash_result verification_try_record(struct sqlite_conn *conn,
         result = CASH_INTERNAL_ERROR;
     }
     if (result == CASH_OK) {
-        result = sqlite_guard_record(conn, before->member_id, !correct, attempt->now_ms,
+        result = guard_record(&conn->tx, before->member_id, !correct, attempt->now_ms,
                                      attempt->limits, locked_out);
     }
     return result;
@@ -459,7 +460,7 @@ static cash_result verification_try_body(struct sqlite_conn *conn, void *context
     cash_result result = verification_read(conn, attempt->verification_id, &before);
     if (result == CASH_OK) {
         result =
-            sqlite_guard_check(conn, before.member_id, attempt->now_ms, attempt->limits, &guard);
+            guard_check(&conn->tx, before.member_id, attempt->now_ms, attempt->limits, &guard);
     }
     if (result == CASH_OK) {
         result = verification_check_attempt(&before, attempt->now_ms, attempt->window_ms);
@@ -548,7 +549,7 @@ static cash_result verification_call_body(struct sqlite_conn *conn, void *contex
     }
     if (result == CASH_OK && after.call_status != CALL_NO_ANSWER &&
         after.call_status != CALL_FAILED) {
-        result = sqlite_guard_record(conn, before.member_id, after.call_status == CALL_WRONG_DIGITS,
+        result = guard_record(&conn->tx, before.member_id, after.call_status == CALL_WRONG_DIGITS,
                                      call->now_ms, call->limits, NULL);
     }
     if (result == CASH_OK) {

@@ -171,22 +171,6 @@ cash_result store_verification_call_result(struct store *store, struct verificat
     return store->ops->verification_call_result(store, call);
 }
 
-cash_result store_totp_enrol(struct store *store, const struct totp_enrolment *enrolment)
-{
-    if (store->ops->totp_enrol == NULL) {
-        return store_op_missing("totp_enrol");
-    }
-    return store->ops->totp_enrol(store, enrolment);
-}
-
-cash_result store_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out)
-{
-    if (store->ops->totp_get == NULL) {
-        return store_op_missing("totp_get");
-    }
-    return store->ops->totp_get(store, member_id, out);
-}
-
 cash_result store_withdraw_create(struct store *store, struct withdraw_create *create,
                                   struct withdrawal *out, struct store_request *request)
 {

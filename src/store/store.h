@@ -272,8 +272,6 @@ struct store_ops {
     cash_result (*verification_try)(struct store *store, struct verification_try *attempt,
                                     struct store_request *request);
     cash_result (*verification_call_result)(struct store *store, struct verification_call *call);
-    cash_result (*totp_enrol)(struct store *store, const struct totp_enrolment *enrolment);
-    cash_result (*totp_get)(struct store *store, const char *member_id, struct totp_enrolment *out);
 
     cash_result (*withdraw_create)(struct store *store, struct withdraw_create *create,
                                    struct withdrawal *out, struct store_request *request);
