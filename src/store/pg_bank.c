@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/pg_internal.h"
+#include "store/store_internal.h"
 
 static const char SQL_BANK_GET[] =
     "SELECT account_id, bank_code, sealed_number, masked_number, holder_name, created_ms,"
@@ -68,7 +69,7 @@ static cash_result bank_begin(struct pg_conn *conn, struct bank_context *context
 {
     cash_result result = CASH_OK;
     if (context->factor != NULL) {
-        result = pg_factor_spend(conn, context->factor, &context->confirmed_ms);
+        result = factor_spend(&conn->tx, context->factor, &context->confirmed_ms);
         if (result != CASH_OK) {
             return result;
         }

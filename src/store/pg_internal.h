@@ -195,14 +195,6 @@ struct pg_ledger_change {
 cash_result pg_ledger_apply(struct pg_conn *conn, const struct pg_ledger_change *change,
                             struct history_entry *out);
 
-/*
- * SPEC 5: finds and spends one use of the second factor inside the caller's transaction, with
- * the verification row locked, so that across processes a use is spent once;
- * CASH_SECOND_FACTOR_REQUIRED when none is usable. *confirmed_ms_out: when it was confirmed.
- */
-cash_result pg_factor_spend(struct pg_conn *conn, const struct second_factor *factor,
-                            int64_t *confirmed_ms_out);
-
 /* The registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
 cash_result pg_bank_read(struct pg_conn *conn, const char *account_id, struct bank_account *out);
 
@@ -234,19 +226,6 @@ cash_result pg_bank_account_get(struct store *store, const char *account_id,
                                 struct bank_account *out);
 cash_result pg_bank_account_delete(struct store *store, const char *account_id,
                                    struct second_factor *factor, struct store_request *request);
-
-cash_result pg_verification_create(struct store *store, const struct verification *v);
-cash_result pg_verification_get(struct store *store, const char *verification_id,
-                                struct verification *out);
-cash_result pg_verification_attempt(struct store *store, const char *verification_id,
-                                    bool code_correct, int64_t now_ms, int64_t window_ms,
-                                    struct verification *out);
-cash_result pg_verification_fail(struct store *store, const char *verification_id);
-cash_result pg_verification_open(struct store *store, const struct verification *v,
-                                 struct verification_limits *limits, struct store_request *request);
-cash_result pg_verification_try(struct store *store, struct verification_try *attempt,
-                                struct store_request *request);
-cash_result pg_verification_call_result(struct store *store, struct verification_call *call);
 
 cash_result pg_withdraw_create(struct store *store, struct withdraw_create *create,
                                struct withdrawal *out, struct store_request *request);

@@ -25,6 +25,7 @@
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/pg_internal.h"
+#include "store/store_internal.h"
 #include "store/store_request.h"
 
 static const char SQL_WITHDRAW_GET[] =
@@ -240,7 +241,7 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
 {
     struct withdraw_context *context = context_pointer;
     struct withdraw_create *request = context->request;
-    cash_result result = pg_factor_spend(conn, request->factor, &context->confirmed_ms);
+    cash_result result = factor_spend(&conn->tx, request->factor, &context->confirmed_ms);
     if (result != CASH_OK) {
         return result;
     }

@@ -100,6 +100,47 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         "UPDATE totp_enrolments SET last_step = $1 WHERE member_id = $2 AND last_step < $1"},
 
     /* ---- verification.c ---- */
+#define VERIFICATION_COLUMNS                                                                       \
+    "verification_id, member_id, account_id, method, status, code_hash, attempts, uses,"           \
+    " created_ms, confirmed_ms, call_status"
+    [SQL_VERIFICATION_INSERT] = {
+        "INSERT INTO verifications (" VERIFICATION_COLUMNS ")"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
+    [SQL_VERIFICATION_GET] = {
+        "SELECT " VERIFICATION_COLUMNS " FROM verifications WHERE verification_id = $1"},
+    /* An attempt, a try, a call's report and a named second factor read the row under this
+     * lock, so that two processes can neither both spend the last use nor both count one wrong
+     * code: the second waits for the first to commit and then sees its result. */
+    [SQL_VERIFICATION_LOCK] = {
+        "SELECT " VERIFICATION_COLUMNS " FROM verifications WHERE verification_id = $1",
+        .lock = SQL_LOCK_UPDATE},
+    [SQL_VERIFICATION_MEMBER_EXISTS] = {
+        "SELECT 1 FROM members WHERE member_id = $1 AND account_id = $2"},
+    [SQL_VERIFICATION_CONFIRM] = {
+        "UPDATE verifications SET status = 'CONFIRMED', confirmed_ms = $1"
+        " WHERE verification_id = $2 AND status = 'PENDING'"},
+    [SQL_VERIFICATION_WRONG] = {
+        "UPDATE verifications SET attempts = attempts + 1,"
+        " status = CASE WHEN attempts + 1 >= $1 THEN 'LOCKED' ELSE status END"
+        " WHERE verification_id = $2 AND status = 'PENDING'"},
+    [SQL_VERIFICATION_FAIL] = {
+        "UPDATE verifications SET status = 'FAILED'"
+        " WHERE verification_id = $1 AND status = 'PENDING'"},
+    /* A report of the phone gateway: the columns verification_call_apply() may change. */
+    [SQL_VERIFICATION_CALL] = {
+        "UPDATE verifications SET status = $1, call_status = $2, attempts = $3, confirmed_ms = $4"
+        " WHERE verification_id = $5 AND status = 'PENDING'"},
+    /* Candidates for "the oldest usable", locked: the first to run out of time comes first. */
+    [SQL_FACTOR_CANDIDATES] = {
+        "SELECT " VERIFICATION_COLUMNS " FROM verifications WHERE member_id = $1"
+        " AND status = 'CONFIRMED' AND confirmed_ms >= $2 AND uses < $3"
+        " ORDER BY confirmed_ms, verification_id",
+        .lock = SQL_LOCK_UPDATE},
+    /* Conditional on the newest row version: a use already spent elsewhere matches no row. */
+    [SQL_FACTOR_SPEND] = {
+        "UPDATE verifications SET uses = uses + 1"
+        " WHERE uses < $1 AND verification_id = $2 AND status = 'CONFIRMED'"},
+#undef VERIFICATION_COLUMNS
 
     /* ---- ledger.c ---- */
 

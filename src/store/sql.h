@@ -44,7 +44,17 @@ enum sql_id {
     SQL_TOTP_PUT,
     SQL_TOTP_GET,
     SQL_TOTP_ACCEPT,
-    /* verification.c */
+    /* verification.c: verifications and the spending of a second factor (SPEC 5) */
+    SQL_VERIFICATION_INSERT,
+    SQL_VERIFICATION_GET,
+    SQL_VERIFICATION_LOCK,
+    SQL_VERIFICATION_MEMBER_EXISTS,
+    SQL_VERIFICATION_CONFIRM,
+    SQL_VERIFICATION_WRONG,
+    SQL_VERIFICATION_FAIL,
+    SQL_VERIFICATION_CALL,
+    SQL_FACTOR_CANDIDATES,
+    SQL_FACTOR_SPEND,
     /* ledger.c */
     /* lifecycle.c */
     /* payout.c */

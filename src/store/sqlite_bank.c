@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/sqlite_internal.h"
+#include "store/store_internal.h"
 
 static const char SQL_BANK_GET[] =
     "SELECT account_id, bank_code, sealed_number, masked_number, holder_name, created_ms,"
@@ -102,7 +103,7 @@ static cash_result bank_set_body(struct sqlite_conn *conn, void *context_pointer
     struct bank_context *context = context_pointer;
     cash_result result = CASH_OK;
     if (context->factor != NULL) {
-        result = sqlite_factor_spend(conn, context->factor, &context->confirmed_ms);
+        result = factor_spend(&conn->tx, context->factor, &context->confirmed_ms);
         if (result != CASH_OK) {
             return result;
         }
@@ -170,7 +171,7 @@ static cash_result bank_delete_body(struct sqlite_conn *conn, void *context_poin
     struct bank_context *context = context_pointer;
     cash_result result = CASH_OK;
     if (context->factor != NULL) {
-        result = sqlite_factor_spend(conn, context->factor, &context->confirmed_ms);
+        result = factor_spend(&conn->tx, context->factor, &context->confirmed_ms);
         if (result != CASH_OK) {
             return result;
         }

@@ -20,6 +20,15 @@
 cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *balance_out,
                          int64_t *point_out);
 
+/*
+ * verification.c: SPEC 5, finds and spends one use of the second factor inside the caller's
+ * transaction, the verification row locked first (before any account or member lock), so that
+ * across processes a use is spent once; CASH_SECOND_FACTOR_REQUIRED when none is usable.
+ * *confirmed_ms_out: when the spent verification was confirmed.
+ */
+cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
+                         int64_t *confirmed_ms_out);
+
 /* bank.c: the registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
 cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out);
 
