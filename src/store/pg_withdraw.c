@@ -252,7 +252,7 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
         return result; /* no account: no bank account either, reported below */
     }
     struct bank_account bank;
-    result = pg_bank_read(conn, request->withdrawal.account_id, &bank);
+    result = bank_read(&conn->tx, request->withdrawal.account_id, &bank);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_BANK_ACCOUNT_NOT_REGISTERED : result;
     }

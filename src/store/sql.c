@@ -67,6 +67,21 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
     [SQL_API_KEY_REVOKE] = {"UPDATE api_keys SET revoked = 1 WHERE api_key = $1"},
 
     /* ---- bank.c ---- */
+    [SQL_BANK_GET] = {
+        "SELECT account_id, bank_code, sealed_number, masked_number, holder_name, created_ms,"
+        " updated_ms, operator_verified FROM bank_accounts WHERE account_id = $1"},
+    /* Replacing keeps the first registration's created_ms: dateUpdated tells the change.
+     * operator_verified (SPEC 5 cooling-off): 1 when the operator set it (no factor), which
+     * exempts it from the cooling-off; 0 when the member did through the API. */
+    [SQL_BANK_UPSERT] = {
+        "INSERT INTO bank_accounts (account_id, bank_code, sealed_number, masked_number,"
+        " holder_name, created_ms, updated_ms, operator_verified)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (account_id) DO UPDATE SET bank_code = excluded.bank_code,"
+        " sealed_number = excluded.sealed_number, masked_number = excluded.masked_number,"
+        " holder_name = excluded.holder_name, updated_ms = excluded.updated_ms,"
+        " operator_verified = excluded.operator_verified"},
+    [SQL_BANK_DELETE] = {"DELETE FROM bank_accounts WHERE account_id = $1"},
 
     /* ---- guard.c ---- */
     /* A member's guard is read and rewritten under this lock, so that two wrong codes at once

@@ -34,7 +34,10 @@ enum sql_id {
     SQL_API_KEY_INSERT,
     SQL_API_KEY_GET,
     SQL_API_KEY_REVOKE,
-    /* bank.c */
+    /* bank.c: the registered payout bank account (SPEC 2, 3) */
+    SQL_BANK_GET,
+    SQL_BANK_UPSERT,
+    SQL_BANK_DELETE,
     /* guard.c: the abuse limits of the second factor, TOTP enrolments (SPEC 5) */
     SQL_MEMBER_LOCK,
     SQL_GUARD_GET,

@@ -200,10 +200,6 @@ struct ledger_change {
 cash_result sqlite_ledger_apply(struct sqlite_conn *conn, const struct ledger_change *change,
                                 struct history_entry *out);
 
-/* The registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
-cash_result sqlite_bank_read(struct sqlite_conn *conn, const char *account_id,
-                             struct bank_account *out);
-
 /* The columns of a withdrawal, in the order sqlite_withdraw_row_read() reads them. */
 #define SQLITE_WITHDRAW_COLUMNS                                                                    \
     "withdraw_id, account_id, member_id, bank_code, sealed_number, masked_number, holder_name,"    \
@@ -223,13 +219,6 @@ cash_result sqlite_balance_credit(struct store *store, const char *account_id, i
                                   struct history_entry *out);
 cash_result sqlite_history_list(struct store *store, const struct history_query *query,
                                 struct history_entry *out, size_t *count_out);
-
-cash_result sqlite_bank_account_set(struct store *store, const struct bank_account *bank,
-                                    struct second_factor *factor, struct store_request *request);
-cash_result sqlite_bank_account_get(struct store *store, const char *account_id,
-                                    struct bank_account *out);
-cash_result sqlite_bank_account_delete(struct store *store, const char *account_id,
-                                       struct second_factor *factor, struct store_request *request);
 
 cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *create,
                                    struct withdrawal *out, struct store_request *request);

@@ -193,7 +193,7 @@ static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_
         return result;
     }
     struct bank_account bank;
-    result = sqlite_bank_read(conn, request->withdrawal.account_id, &bank);
+    result = bank_read(&conn->tx, request->withdrawal.account_id, &bank);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_BANK_ACCOUNT_NOT_REGISTERED : result;
     }

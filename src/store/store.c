@@ -81,30 +81,6 @@ cash_result store_history_list(struct store *store, const struct history_query *
     return store->ops->history_list(store, query, out, count_out);
 }
 
-cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
-                                   struct second_factor *factor, struct store_request *request)
-{
-    if (!store_request_valid(request)) {
-        return CASH_VALIDATION_ERROR;
-    }
-    return store->ops->bank_account_set(store, bank, factor, request);
-}
-
-cash_result store_bank_account_get(struct store *store, const char *account_id,
-                                   struct bank_account *out)
-{
-    return store->ops->bank_account_get(store, account_id, out);
-}
-
-cash_result store_bank_account_delete(struct store *store, const char *account_id,
-                                      struct second_factor *factor, struct store_request *request)
-{
-    if (!store_request_valid(request)) {
-        return CASH_VALIDATION_ERROR;
-    }
-    return store->ops->bank_account_delete(store, account_id, factor, request);
-}
-
 cash_result store_withdraw_create(struct store *store, struct withdraw_create *create,
                                   struct withdrawal *out, struct store_request *request)
 {

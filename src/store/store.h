@@ -252,13 +252,6 @@ struct store_ops {
     cash_result (*history_list)(struct store *store, const struct history_query *query,
                                 struct history_entry *out, size_t *count_out);
 
-    cash_result (*bank_account_set)(struct store *store, const struct bank_account *bank,
-                                    struct second_factor *factor, struct store_request *request);
-    cash_result (*bank_account_get)(struct store *store, const char *account_id,
-                                    struct bank_account *out);
-    cash_result (*bank_account_delete)(struct store *store, const char *account_id,
-                                       struct second_factor *factor, struct store_request *request);
-
     cash_result (*withdraw_create)(struct store *store, struct withdraw_create *create,
                                    struct withdrawal *out, struct store_request *request);
     cash_result (*withdraw_get)(struct store *store, const char *account_id,
