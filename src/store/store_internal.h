@@ -37,14 +37,13 @@ cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_acco
  * - member_lock: locks the member's row for the transaction where the driver has row locks;
  *   CASH_NOT_FOUND if there is no such member. guard_record needs it held, so that the read and
  *   the write of the guard are one step across processes.
- * - guard_check: the member's lock (CASH_TOO_MANY_ATTEMPTS) and *guard_out as stored (zeros when
- *   none).
+ * - guard_check: the member's lock (CASH_TOO_MANY_ATTEMPTS, limits->retry_after_ms until it
+ *   ends) and *guard_out as stored (zeros when none).
  * - guard_record: a right (failed false) or wrong code of the member; *locked_out (may be NULL)
  *   true if it locked the member.
- * - guard_rate_check: the member's, then the account's creation limit (CASH_TOO_MANY_REQUESTS);
- *   the caller holds the account's lock (account_lock), so that two processes cannot both take
- *   the last place.
- * Each refusal sets limits->retry_after_ms.
+ * - guard_rate_check: the member's, then the account's creation limit (CASH_TOO_MANY_REQUESTS,
+ *   limits->retry_after_ms until a place is free); the caller holds the account's lock
+ *   (account_lock), so that two processes cannot both take the last place.
  * - totp_accept: step becomes the member's newest accepted TOTP step if it is newer than the
  *   stored one; *accepted_out false when it is not (a code used already) or there is no
  *   enrolment.
