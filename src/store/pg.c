@@ -21,18 +21,6 @@ static void pg_close(struct store *store);
 
 static const struct store_ops pg_ops = {
     .close = pg_close,
-    .bank_account_set = pg_bank_account_set,
-    .bank_account_get = pg_bank_account_get,
-    .bank_account_delete = pg_bank_account_delete,
-    .verification_create = pg_verification_create,
-    .verification_get = pg_verification_get,
-    .verification_attempt = pg_verification_attempt,
-    .verification_fail = pg_verification_fail,
-    .verification_open = pg_verification_open,
-    .verification_try = pg_verification_try,
-    .verification_call_result = pg_verification_call_result,
-    .totp_enrol = pg_totp_enrol,
-    .totp_get = pg_totp_get,
     .withdraw_create = pg_withdraw_create,
     .withdraw_get = pg_withdraw_get,
     .withdraw_cancel = pg_withdraw_cancel,

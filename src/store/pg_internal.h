@@ -183,37 +183,6 @@ cash_result pg_account_lock(struct pg_conn *conn, const char *account_id, int64_
                             int64_t *point_out);
 
 
-/*
- * SPEC 5: finds and spends one use of the second factor inside the caller's transaction, with
- * the verification row locked, so that across processes a use is spent once;
- * CASH_SECOND_FACTOR_REQUIRED when none is usable. *confirmed_ms_out: when it was confirmed.
- */
-cash_result pg_factor_spend(struct pg_conn *conn, const struct second_factor *factor,
-                            int64_t *confirmed_ms_out);
-
-/* The registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
-cash_result pg_bank_read(struct pg_conn *conn, const char *account_id, struct bank_account *out);
-
-/* Locks the member's row for the transaction; CASH_NOT_FOUND if there is no such member. */
-cash_result pg_member_lock(struct pg_conn *conn, const char *member_id);
-
-/*
- * SPEC 5 abuse limits inside the caller's transaction (pg_guard.c), as sqlite_guard_check,
- * sqlite_guard_record and sqlite_rate_check. pg_guard_record needs the member's row lock
- * (pg_member_lock); pg_rate_check the account's (pg_account_lock), so that they hold across
- * processes. pg_totp_accept: *accepted_out true if step was newer than the last accepted one.
- */
-struct member_guard;
-cash_result pg_guard_check(struct pg_conn *conn, const char *member_id, int64_t now_ms,
-                           struct verification_limits *limits, struct member_guard *guard_out);
-cash_result pg_guard_record(struct pg_conn *conn, const char *member_id, bool failed,
-                            int64_t now_ms, const struct verification_limits *limits,
-                            bool *locked_out);
-cash_result pg_rate_check(struct pg_conn *conn, const char *member_id, const char *account_id,
-                          int64_t now_ms, struct verification_limits *limits);
-cash_result pg_totp_accept(struct pg_conn *conn, const char *member_id, int64_t step,
-                           bool *accepted_out);
-
 /* The columns of a withdrawal, in the order pg_withdraw_row_read() reads them. */
 #define PG_WITHDRAW_COLUMNS                                                                        \
     "withdraw_id, account_id, member_id, bank_code, sealed_number, masked_number, holder_name,"    \
@@ -229,28 +198,6 @@ void pg_withdraw_row_read(const PGresult *res, int row_index, struct withdrawal 
 cash_result pg_durability_check(struct store *store, char *why, size_t why_size);
 
 
-
-cash_result pg_bank_account_set(struct store *store, const struct bank_account *bank,
-                                struct second_factor *factor, struct store_request *request);
-cash_result pg_bank_account_get(struct store *store, const char *account_id,
-                                struct bank_account *out);
-cash_result pg_bank_account_delete(struct store *store, const char *account_id,
-                                   struct second_factor *factor, struct store_request *request);
-
-cash_result pg_verification_create(struct store *store, const struct verification *v);
-cash_result pg_verification_get(struct store *store, const char *verification_id,
-                                struct verification *out);
-cash_result pg_verification_attempt(struct store *store, const char *verification_id,
-                                    bool code_correct, int64_t now_ms, int64_t window_ms,
-                                    struct verification *out);
-cash_result pg_verification_fail(struct store *store, const char *verification_id);
-cash_result pg_verification_open(struct store *store, const struct verification *v,
-                                 struct verification_limits *limits, struct store_request *request);
-cash_result pg_verification_try(struct store *store, struct verification_try *attempt,
-                                struct store_request *request);
-cash_result pg_verification_call_result(struct store *store, struct verification_call *call);
-cash_result pg_totp_enrol(struct store *store, const struct totp_enrolment *enrolment);
-cash_result pg_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out);
 
 cash_result pg_withdraw_create(struct store *store, struct withdraw_create *create,
                                struct withdrawal *out, struct store_request *request);

@@ -27,6 +27,7 @@
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/pg_internal.h"
+#include "store/store_internal.h"
 #include "store/store_request.h"
 
 static const char SQL_WITHDRAW_GET[] =
@@ -221,7 +222,7 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
 {
     struct withdraw_context *context = context_pointer;
     struct withdraw_create *request = context->request;
-    cash_result result = pg_factor_spend(conn, request->factor, &context->confirmed_ms);
+    cash_result result = factor_spend(&conn->tx, request->factor, &context->confirmed_ms);
     if (result != CASH_OK) {
         return result;
     }
@@ -232,7 +233,7 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
         return result; /* no account: no bank account either, reported below */
     }
     struct bank_account bank;
-    result = pg_bank_read(conn, request->withdrawal.account_id, &bank);
+    result = bank_read(&conn->tx, request->withdrawal.account_id, &bank);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_BANK_ACCOUNT_NOT_REGISTERED : result;
     }

@@ -67,10 +67,95 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
     [SQL_API_KEY_REVOKE] = {"UPDATE api_keys SET revoked = 1 WHERE api_key = $1"},
 
     /* ---- bank.c ---- */
+    [SQL_BANK_GET] = {
+        "SELECT account_id, bank_code, sealed_number, masked_number, holder_name, created_ms,"
+        " updated_ms, operator_verified FROM bank_accounts WHERE account_id = $1"},
+    /* Replacing keeps the first registration's created_ms: dateUpdated tells the change.
+     * operator_verified (SPEC 5 cooling-off): 1 when the operator set it (no factor), which
+     * exempts it from the cooling-off; 0 when the member did through the API. */
+    [SQL_BANK_UPSERT] = {
+        "INSERT INTO bank_accounts (account_id, bank_code, sealed_number, masked_number,"
+        " holder_name, created_ms, updated_ms, operator_verified)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (account_id) DO UPDATE SET bank_code = excluded.bank_code,"
+        " sealed_number = excluded.sealed_number, masked_number = excluded.masked_number,"
+        " holder_name = excluded.holder_name, updated_ms = excluded.updated_ms,"
+        " operator_verified = excluded.operator_verified"},
+    [SQL_BANK_DELETE] = {"DELETE FROM bank_accounts WHERE account_id = $1"},
 
     /* ---- guard.c ---- */
+    /* A member's guard is read and rewritten under this lock, so that two wrong codes at once
+     * count two. FOR NO KEY UPDATE: the member row itself is not changed. */
+    [SQL_MEMBER_LOCK] = {"SELECT 1 FROM members WHERE member_id = $1",
+                         .lock = SQL_LOCK_NO_KEY_UPDATE},
+    [SQL_GUARD_GET] = {"SELECT failures, locked_until_ms FROM member_guards WHERE member_id = $1"},
+    [SQL_GUARD_PUT] = {
+        "INSERT INTO member_guards (member_id, failures, locked_until_ms, updated_ms)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (member_id) DO UPDATE SET"
+        " failures = excluded.failures, locked_until_ms = excluded.locked_until_ms,"
+        " updated_ms = excluded.updated_ms"},
+    /* The limit-th newest creation inside the window ($3 = limit - 1): if there is one, the
+     * limit is reached. */
+    [SQL_RATE_MEMBER] = {
+        "SELECT created_ms FROM verifications WHERE member_id = $1 AND created_ms > $2"
+        " ORDER BY created_ms DESC LIMIT 1 OFFSET $3"},
+    [SQL_RATE_ACCOUNT] = {
+        "SELECT created_ms FROM verifications WHERE account_id = $1 AND created_ms > $2"
+        " ORDER BY created_ms DESC LIMIT 1 OFFSET $3"},
+    /* Re-enrolment keeps last_step: a code of a step already used stays used. */
+    [SQL_TOTP_PUT] = {
+        "INSERT INTO totp_enrolments (member_id, sealed_secret, last_step, created_ms)"
+        " VALUES ($1, $2, 0, $3) ON CONFLICT (member_id) DO UPDATE SET"
+        " sealed_secret = excluded.sealed_secret, created_ms = excluded.created_ms"},
+    [SQL_TOTP_GET] = {
+        "SELECT member_id, sealed_secret, last_step, created_ms FROM totp_enrolments"
+        " WHERE member_id = $1"},
+    /* A step is accepted once, whoever asks: the newest row version decides. */
+    [SQL_TOTP_ACCEPT] = {
+        "UPDATE totp_enrolments SET last_step = $1 WHERE member_id = $2 AND last_step < $1"},
 
     /* ---- verification.c ---- */
+#define VERIFICATION_COLUMNS                                                                       \
+    "verification_id, member_id, account_id, method, status, code_hash, attempts, uses,"           \
+    " created_ms, confirmed_ms, call_status"
+    [SQL_VERIFICATION_INSERT] = {
+        "INSERT INTO verifications (" VERIFICATION_COLUMNS ")"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
+    [SQL_VERIFICATION_GET] = {
+        "SELECT " VERIFICATION_COLUMNS " FROM verifications WHERE verification_id = $1"},
+    /* An attempt, a try, a call's report and a named second factor read the row under this
+     * lock, so that two processes can neither both spend the last use nor both count one wrong
+     * code: the second waits for the first to commit and then sees its result. */
+    [SQL_VERIFICATION_LOCK] = {
+        "SELECT " VERIFICATION_COLUMNS " FROM verifications WHERE verification_id = $1",
+        .lock = SQL_LOCK_UPDATE},
+    [SQL_VERIFICATION_MEMBER_EXISTS] = {
+        "SELECT 1 FROM members WHERE member_id = $1 AND account_id = $2"},
+    [SQL_VERIFICATION_CONFIRM] = {
+        "UPDATE verifications SET status = 'CONFIRMED', confirmed_ms = $1"
+        " WHERE verification_id = $2 AND status = 'PENDING'"},
+    [SQL_VERIFICATION_WRONG] = {
+        "UPDATE verifications SET attempts = attempts + 1,"
+        " status = CASE WHEN attempts + 1 >= $1 THEN 'LOCKED' ELSE status END"
+        " WHERE verification_id = $2 AND status = 'PENDING'"},
+    [SQL_VERIFICATION_FAIL] = {
+        "UPDATE verifications SET status = 'FAILED'"
+        " WHERE verification_id = $1 AND status = 'PENDING'"},
+    /* A report of the phone gateway: the columns verification_call_apply() may change. */
+    [SQL_VERIFICATION_CALL] = {
+        "UPDATE verifications SET status = $1, call_status = $2, attempts = $3, confirmed_ms = $4"
+        " WHERE verification_id = $5 AND status = 'PENDING'"},
+    /* Candidates for "the oldest usable", locked: the first to run out of time comes first. */
+    [SQL_FACTOR_CANDIDATES] = {
+        "SELECT " VERIFICATION_COLUMNS " FROM verifications WHERE member_id = $1"
+        " AND status = 'CONFIRMED' AND confirmed_ms >= $2 AND uses < $3"
+        " ORDER BY confirmed_ms, verification_id",
+        .lock = SQL_LOCK_UPDATE},
+    /* Conditional on the newest row version: a use already spent elsewhere matches no row. */
+    [SQL_FACTOR_SPEND] = {
+        "UPDATE verifications SET uses = uses + 1"
+        " WHERE uses < $1 AND verification_id = $2 AND status = 'CONFIRMED'"},
+#undef VERIFICATION_COLUMNS
 
     /* ---- ledger.c ---- */
     /* SPEC 3, the guarded change: a debit matches no row unless the balance covers it. */

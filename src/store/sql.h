@@ -34,9 +34,30 @@ enum sql_id {
     SQL_API_KEY_INSERT,
     SQL_API_KEY_GET,
     SQL_API_KEY_REVOKE,
-    /* bank.c */
-    /* guard.c */
-    /* verification.c */
+    /* bank.c: the registered payout bank account (SPEC 2, 3) */
+    SQL_BANK_GET,
+    SQL_BANK_UPSERT,
+    SQL_BANK_DELETE,
+    /* guard.c: the abuse limits of the second factor, TOTP enrolments (SPEC 5) */
+    SQL_MEMBER_LOCK,
+    SQL_GUARD_GET,
+    SQL_GUARD_PUT,
+    SQL_RATE_MEMBER,
+    SQL_RATE_ACCOUNT,
+    SQL_TOTP_PUT,
+    SQL_TOTP_GET,
+    SQL_TOTP_ACCEPT,
+    /* verification.c: verifications and the spending of a second factor (SPEC 5) */
+    SQL_VERIFICATION_INSERT,
+    SQL_VERIFICATION_GET,
+    SQL_VERIFICATION_LOCK,
+    SQL_VERIFICATION_MEMBER_EXISTS,
+    SQL_VERIFICATION_CONFIRM,
+    SQL_VERIFICATION_WRONG,
+    SQL_VERIFICATION_FAIL,
+    SQL_VERIFICATION_CALL,
+    SQL_FACTOR_CANDIDATES,
+    SQL_FACTOR_SPEND,
     /* ledger.c */
     SQL_LEDGER_UPDATE,
     SQL_LEDGER_INSERT,

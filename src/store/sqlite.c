@@ -43,18 +43,6 @@ static void sqlite_close(struct store *store);
 
 static const struct store_ops sqlite_ops = {
     .close = sqlite_close,
-    .bank_account_set = sqlite_bank_account_set,
-    .bank_account_get = sqlite_bank_account_get,
-    .bank_account_delete = sqlite_bank_account_delete,
-    .verification_create = sqlite_verification_create,
-    .verification_get = sqlite_verification_get,
-    .verification_attempt = sqlite_verification_attempt,
-    .verification_fail = sqlite_verification_fail,
-    .verification_open = sqlite_verification_open,
-    .verification_try = sqlite_verification_try,
-    .verification_call_result = sqlite_verification_call_result,
-    .totp_enrol = sqlite_totp_enrol,
-    .totp_get = sqlite_totp_get,
     .withdraw_create = sqlite_withdraw_create,
     .withdraw_get = sqlite_withdraw_get,
     .withdraw_cancel = sqlite_withdraw_cancel,

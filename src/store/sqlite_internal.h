@@ -185,17 +185,6 @@ cash_result sqlite_row_check(const struct sqlite_row *row, const char *what);
 bool sqlite_copy_text(char *out, size_t out_size, const char *text);
 
 
-/*
- * SPEC 5: finds and spends one use of the second factor inside the caller's write transaction;
- * CASH_SECOND_FACTOR_REQUIRED when none is usable. *confirmed_ms_out: when it was confirmed.
- */
-cash_result sqlite_factor_spend(struct sqlite_conn *conn, const struct second_factor *factor,
-                                int64_t *confirmed_ms_out);
-
-/* The registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
-cash_result sqlite_bank_read(struct sqlite_conn *conn, const char *account_id,
-                             struct bank_account *out);
-
 /* The columns of a withdrawal, in the order sqlite_withdraw_row_read() reads them. */
 #define SQLITE_WITHDRAW_COLUMNS                                                                    \
     "withdraw_id, account_id, member_id, bank_code, sealed_number, masked_number, holder_name,"    \
@@ -209,50 +198,6 @@ void sqlite_withdraw_row_read(sqlite3_stmt *stmt, struct withdrawal *out, struct
 /* The operations, one per file group. */
 
 
-
-cash_result sqlite_bank_account_set(struct store *store, const struct bank_account *bank,
-                                    struct second_factor *factor, struct store_request *request);
-cash_result sqlite_bank_account_get(struct store *store, const char *account_id,
-                                    struct bank_account *out);
-cash_result sqlite_bank_account_delete(struct store *store, const char *account_id,
-                                       struct second_factor *factor, struct store_request *request);
-
-cash_result sqlite_verification_create(struct store *store, const struct verification *v);
-cash_result sqlite_verification_get(struct store *store, const char *verification_id,
-                                    struct verification *out);
-cash_result sqlite_verification_attempt(struct store *store, const char *verification_id,
-                                        bool code_correct, int64_t now_ms, int64_t window_ms,
-                                        struct verification *out);
-cash_result sqlite_verification_fail(struct store *store, const char *verification_id);
-cash_result sqlite_verification_open(struct store *store, const struct verification *v,
-                                     struct verification_limits *limits,
-                                     struct store_request *request);
-cash_result sqlite_verification_try(struct store *store, struct verification_try *attempt,
-                                    struct store_request *request);
-cash_result sqlite_verification_call_result(struct store *store, struct verification_call *call);
-cash_result sqlite_totp_enrol(struct store *store, const struct totp_enrolment *enrolment);
-cash_result sqlite_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out);
-
-/*
- * SPEC 5 abuse limits inside the caller's write transaction (sqlite_guard.c). guard_check: the
- * member's lock (CASH_TOO_MANY_ATTEMPTS) and *guard_out as stored (zeros when none).
- * guard_record: a right (failed false) or wrong code for the member; *locked_out (may be NULL)
- * true if it locked the member. rate_check: the creation limits (CASH_TOO_MANY_REQUESTS).
- * Each sets limits->retry_after_ms with its refusal.
- */
-struct member_guard;
-cash_result sqlite_guard_check(struct sqlite_conn *conn, const char *member_id, int64_t now_ms,
-                               struct verification_limits *limits, struct member_guard *guard_out);
-cash_result sqlite_guard_record(struct sqlite_conn *conn, const char *member_id, bool failed,
-                                int64_t now_ms, const struct verification_limits *limits,
-                                bool *locked_out);
-cash_result sqlite_rate_check(struct sqlite_conn *conn, const char *member_id,
-                              const char *account_id, int64_t now_ms,
-                              struct verification_limits *limits);
-/* TOTP: step becomes the member's newest accepted step if it is newer than the stored one;
- * *accepted_out false when it is not (a code used already), or the member has no enrolment. */
-cash_result sqlite_totp_accept(struct sqlite_conn *conn, const char *member_id, int64_t step,
-                               bool *accepted_out);
 
 cash_result sqlite_withdraw_create(struct store *store, struct withdraw_create *create,
                                    struct withdrawal *out, struct store_request *request);

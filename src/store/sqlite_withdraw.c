@@ -13,6 +13,7 @@
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/sqlite_internal.h"
+#include "store/store_internal.h"
 
 static const char SQL_WITHDRAW_INSERT[] =
     "INSERT INTO withdrawals (" SQLITE_WITHDRAW_COLUMNS ")"
@@ -168,12 +169,12 @@ static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_
 {
     struct withdraw_context *context = context_pointer;
     struct withdraw_create *request = context->request;
-    cash_result result = sqlite_factor_spend(conn, request->factor, &context->confirmed_ms);
+    cash_result result = factor_spend(&conn->tx, request->factor, &context->confirmed_ms);
     if (result != CASH_OK) {
         return result;
     }
     struct bank_account bank;
-    result = sqlite_bank_read(conn, request->withdrawal.account_id, &bank);
+    result = bank_read(&conn->tx, request->withdrawal.account_id, &bank);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_BANK_ACCOUNT_NOT_REGISTERED : result;
     }

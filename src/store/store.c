@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "store/store.h"
 #include "store/store_request.h"
 
@@ -62,111 +61,6 @@ void store_close(struct store *store)
 }
 
 /* The functions below hand each call to the backend; their contracts are in store.h. */
-
-cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
-                                   struct second_factor *factor, struct store_request *request)
-{
-    if (!store_request_valid(request)) {
-        return CASH_VALIDATION_ERROR;
-    }
-    return store->ops->bank_account_set(store, bank, factor, request);
-}
-
-cash_result store_bank_account_get(struct store *store, const char *account_id,
-                                   struct bank_account *out)
-{
-    return store->ops->bank_account_get(store, account_id, out);
-}
-
-cash_result store_bank_account_delete(struct store *store, const char *account_id,
-                                      struct second_factor *factor, struct store_request *request)
-{
-    if (!store_request_valid(request)) {
-        return CASH_VALIDATION_ERROR;
-    }
-    return store->ops->bank_account_delete(store, account_id, factor, request);
-}
-
-cash_result store_verification_create(struct store *store, const struct verification *v)
-{
-    return store->ops->verification_create(store, v);
-}
-
-cash_result store_verification_get(struct store *store, const char *verification_id,
-                                   struct verification *out)
-{
-    return store->ops->verification_get(store, verification_id, out);
-}
-
-cash_result store_verification_attempt(struct store *store, const char *verification_id,
-                                       bool code_correct, int64_t now_ms, int64_t window_ms,
-                                       struct verification *out)
-{
-    return store->ops->verification_attempt(store, verification_id, code_correct, now_ms, window_ms,
-                                            out);
-}
-
-cash_result store_verification_fail(struct store *store, const char *verification_id)
-{
-    return store->ops->verification_fail(store, verification_id);
-}
-
-/* The second factor's abuse limits and TOTP (schema version 2): a backend without one of these
- * operations answers CASH_INTERNAL_ERROR, logged, instead of calling through NULL. */
-static cash_result store_op_missing(const char *name)
-{
-    log_error("store: this backend has no %s operation", name);
-    return CASH_INTERNAL_ERROR;
-}
-
-cash_result store_verification_open(struct store *store, const struct verification *v,
-                                    struct verification_limits *limits,
-                                    struct store_request *request)
-{
-    if (store->ops->verification_open == NULL) {
-        return store_op_missing("verification_open");
-    }
-    if (!store_request_valid(request)) {
-        return CASH_VALIDATION_ERROR;
-    }
-    return store->ops->verification_open(store, v, limits, request);
-}
-
-cash_result store_verification_try(struct store *store, struct verification_try *attempt,
-                                   struct store_request *request)
-{
-    if (store->ops->verification_try == NULL) {
-        return store_op_missing("verification_try");
-    }
-    if (!store_request_valid(request)) {
-        return CASH_VALIDATION_ERROR;
-    }
-    return store->ops->verification_try(store, attempt, request);
-}
-
-cash_result store_verification_call_result(struct store *store, struct verification_call *call)
-{
-    if (store->ops->verification_call_result == NULL) {
-        return store_op_missing("verification_call_result");
-    }
-    return store->ops->verification_call_result(store, call);
-}
-
-cash_result store_totp_enrol(struct store *store, const struct totp_enrolment *enrolment)
-{
-    if (store->ops->totp_enrol == NULL) {
-        return store_op_missing("totp_enrol");
-    }
-    return store->ops->totp_enrol(store, enrolment);
-}
-
-cash_result store_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out)
-{
-    if (store->ops->totp_get == NULL) {
-        return store_op_missing("totp_get");
-    }
-    return store->ops->totp_get(store, member_id, out);
-}
 
 cash_result store_withdraw_create(struct store *store, struct withdraw_create *create,
                                   struct withdrawal *out, struct store_request *request)

@@ -246,29 +246,6 @@ struct store_ops {
 
 
 
-    cash_result (*bank_account_set)(struct store *store, const struct bank_account *bank,
-                                    struct second_factor *factor, struct store_request *request);
-    cash_result (*bank_account_get)(struct store *store, const char *account_id,
-                                    struct bank_account *out);
-    cash_result (*bank_account_delete)(struct store *store, const char *account_id,
-                                       struct second_factor *factor, struct store_request *request);
-
-    cash_result (*verification_create)(struct store *store, const struct verification *v);
-    cash_result (*verification_get)(struct store *store, const char *verification_id,
-                                    struct verification *out);
-    cash_result (*verification_attempt)(struct store *store, const char *verification_id,
-                                        bool code_correct, int64_t now_ms, int64_t window_ms,
-                                        struct verification *out);
-    cash_result (*verification_fail)(struct store *store, const char *verification_id);
-    cash_result (*verification_open)(struct store *store, const struct verification *v,
-                                     struct verification_limits *limits,
-                                     struct store_request *request);
-    cash_result (*verification_try)(struct store *store, struct verification_try *attempt,
-                                    struct store_request *request);
-    cash_result (*verification_call_result)(struct store *store, struct verification_call *call);
-    cash_result (*totp_enrol)(struct store *store, const struct totp_enrolment *enrolment);
-    cash_result (*totp_get)(struct store *store, const char *member_id, struct totp_enrolment *out);
-
     cash_result (*withdraw_create)(struct store *store, struct withdraw_create *create,
                                    struct withdrawal *out, struct store_request *request);
     cash_result (*withdraw_get)(struct store *store, const char *account_id,

@@ -40,8 +40,43 @@ struct ledger_change {
 cash_result ledger_apply(struct db_tx *tx, const struct ledger_change *change,
                          struct history_entry *out);
 
+/*
+ * verification.c: SPEC 5, finds and spends one use of the second factor inside the caller's
+ * transaction, the verification row locked first (before any account or member lock), so that
+ * across processes a use is spent once; CASH_SECOND_FACTOR_REQUIRED when none is usable.
+ * *confirmed_ms_out: when the spent verification was confirmed.
+ */
+cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
+                         int64_t *confirmed_ms_out);
+
 /* bank.c: the registered bank account inside the caller's transaction; CASH_NOT_FOUND if none. */
 cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out);
+
+/*
+ * guard.c: SPEC 5 abuse limits inside the caller's transaction.
+ * - member_lock: locks the member's row for the transaction where the driver has row locks;
+ *   CASH_NOT_FOUND if there is no such member. guard_record needs it held, so that the read and
+ *   the write of the guard are one step across processes.
+ * - guard_check: the member's lock (CASH_TOO_MANY_ATTEMPTS, limits->retry_after_ms until it
+ *   ends) and *guard_out as stored (zeros when none).
+ * - guard_record: a right (failed false) or wrong code of the member; *locked_out (may be NULL)
+ *   true if it locked the member.
+ * - guard_rate_check: the member's, then the account's creation limit (CASH_TOO_MANY_REQUESTS,
+ *   limits->retry_after_ms until a place is free); the caller holds the account's lock
+ *   (account_lock), so that two processes cannot both take the last place.
+ * - totp_accept: step becomes the member's newest accepted TOTP step if it is newer than the
+ *   stored one; *accepted_out false when it is not (a code used already) or there is no
+ *   enrolment.
+ */
+struct member_guard;
+cash_result member_lock(struct db_tx *tx, const char *member_id);
+cash_result guard_check(struct db_tx *tx, const char *member_id, int64_t now_ms,
+                        struct verification_limits *limits, struct member_guard *guard_out);
+cash_result guard_record(struct db_tx *tx, const char *member_id, bool failed, int64_t now_ms,
+                         const struct verification_limits *limits, bool *locked_out);
+cash_result guard_rate_check(struct db_tx *tx, const char *member_id, const char *account_id,
+                             int64_t now_ms, struct verification_limits *limits);
+cash_result totp_accept(struct db_tx *tx, const char *member_id, int64_t step, bool *accepted_out);
 
 /* request.c: SPEC 1, the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE
  * if a live one is remembered. */
