@@ -19,9 +19,6 @@ static cash_result account_insert(struct db_tx *tx, void *context_pointer)
 {
     const struct account *account = ((struct account_context *)context_pointer)->account;
     struct db_stmt *stmt = db_statement(tx, SQL_ACCOUNT_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, account->account_id);
     db_bind_text(stmt, account_status_name(account->status));
     db_bind_text(stmt, account_verified_name(account->verified));
@@ -57,9 +54,6 @@ static cash_result account_get_body(struct db_tx *tx, void *context_pointer)
     struct account_context *context = context_pointer;
     struct account *out = &context->out;
     struct db_stmt *stmt = db_statement(tx, SQL_ACCOUNT_GET);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, context->account_id);
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
@@ -122,9 +116,6 @@ static cash_result account_update_body(struct db_tx *tx, void *context_pointer)
     struct account_context *context = context_pointer;
     const struct account_update *update = context->update;
     struct db_stmt *stmt = db_statement(tx, SQL_ACCOUNT_UPDATE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     bind_text_if(stmt, update->has_status, account_status_name(update->status));
     bind_text_if(stmt, update->has_verified, account_verified_name(update->verified));
     if (update->has_auto_recharge) {
@@ -149,9 +140,6 @@ cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *bala
                          int64_t *point_out)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_ACCOUNT_LOCK);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, account_id);
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
@@ -185,9 +173,6 @@ struct member_context {
 static cash_result row_exists(struct db_tx *tx, enum sql_id id, const char *key)
 {
     struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, key);
     return db_step(stmt);
 }
@@ -200,9 +185,6 @@ static cash_result member_insert(struct db_tx *tx, void *context_pointer)
         return result;
     }
     struct db_stmt *stmt = db_statement(tx, SQL_MEMBER_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, member->member_id);
     db_bind_text(stmt, member->account_id);
     db_bind_text(stmt, member->email);
@@ -225,9 +207,6 @@ static cash_result member_get_body(struct db_tx *tx, void *context_pointer)
     struct member_context *context = context_pointer;
     struct member *out = &context->out;
     struct db_stmt *stmt = db_statement(tx, SQL_MEMBER_GET);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, context->member_id);
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
@@ -262,9 +241,6 @@ static cash_result member_update_body(struct db_tx *tx, void *context_pointer)
     struct member_context *context = context_pointer;
     const struct member_update *update = context->update;
     struct db_stmt *stmt = db_statement(tx, SQL_MEMBER_UPDATE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     bind_text_if(stmt, update->has_role, member_role_name(update->role));
     bind_text_if(stmt, update->has_status, member_status_name(update->status));
     db_bind_text(stmt, context->member_id);
@@ -297,9 +273,6 @@ static cash_result api_key_insert(struct db_tx *tx, void *context_pointer)
         return result;
     }
     struct db_stmt *stmt = db_statement(tx, SQL_API_KEY_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, key->api_key);
     db_bind_text(stmt, key->sealed_secret);
     db_bind_text(stmt, key->member_id);
@@ -324,9 +297,6 @@ static cash_result api_key_get_body(struct db_tx *tx, void *context_pointer)
     struct api_key_context *context = context_pointer;
     struct api_key *out = &context->out;
     struct db_stmt *stmt = db_statement(tx, SQL_API_KEY_GET);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, context->api_key);
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
@@ -369,9 +339,6 @@ static cash_result api_key_revoke_body(struct db_tx *tx, void *context_pointer)
 {
     struct api_key_context *context = context_pointer;
     struct db_stmt *stmt = db_statement(tx, SQL_API_KEY_REVOKE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, context->api_key);
     return exec_one_row(stmt);
 }

@@ -51,9 +51,6 @@ static cash_result audit_query(struct db_tx *tx, struct audit *audit, enum sql_i
                                audit_row_check check)
 {
     struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     for (;;) {
         cash_result result = db_step(stmt);
         if (result == CASH_NOT_FOUND) {

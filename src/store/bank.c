@@ -21,9 +21,6 @@ struct bank_context {
 cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_BANK_GET);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, account_id);
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
@@ -77,9 +74,6 @@ static cash_result bank_set_body(struct db_tx *tx, void *context_pointer)
         return result;
     }
     struct db_stmt *stmt = db_statement(tx, SQL_BANK_UPSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, bank->account_id);
     db_bind_text(stmt, bank->bank_code);
     db_bind_text(stmt, bank->sealed_number);

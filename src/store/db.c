@@ -72,33 +72,45 @@ struct db_stmt *db_statement_text(struct db_tx *tx, const char *text)
     return tx->driver->statement(tx, SQL_COUNT, text);
 }
 
+/* A NULL statement (its prepare failed, logged) binds nothing and answers CASH_INTERNAL_ERROR
+ * when run, so that a body need not check db_statement() itself. */
+
 void db_bind_int64(struct db_stmt *stmt, int64_t value)
 {
-    stmt->driver->bind_int64(stmt, value);
+    if (stmt != NULL) {
+        stmt->driver->bind_int64(stmt, value);
+    }
 }
 
 void db_bind_text(struct db_stmt *stmt, const char *text)
 {
-    stmt->driver->bind_text(stmt, text);
+    if (stmt != NULL) {
+        stmt->driver->bind_text(stmt, text);
+    }
 }
 
 void db_bind_null(struct db_stmt *stmt)
 {
-    stmt->driver->bind_null(stmt);
+    if (stmt != NULL) {
+        stmt->driver->bind_null(stmt);
+    }
 }
 
 void db_bind_bool(struct db_stmt *stmt, bool value)
 {
-    stmt->driver->bind_int64(stmt, value ? 1 : 0);
+    db_bind_int64(stmt, value ? 1 : 0);
 }
 
 cash_result db_step(struct db_stmt *stmt)
 {
-    return stmt->driver->step(stmt);
+    return stmt != NULL ? stmt->driver->step(stmt) : CASH_INTERNAL_ERROR;
 }
 
 cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out)
 {
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
     cash_result result = stmt->driver->step(stmt);
     while (result == CASH_OK) {
         result = stmt->driver->step(stmt);
@@ -115,9 +127,6 @@ cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out)
 cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64_t *changes_out)
 {
     struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, text);
     return db_exec(stmt, changes_out);
 }

@@ -75,6 +75,14 @@ struct db_driver {
     const char *(*column_text)(struct db_stmt *stmt, int column);
     /* SQL without parameters or rows (DDL, pragmas), inside a body. */
     cash_result (*exec_simple)(struct db_tx *tx, const char *sql);
+    /* Optional (NULL: none): a withdrawal request without an Idempotency-Key as one statement
+     * of the driver's own, with request's replay row; *taken false when the driver did not take
+     * it, and then the statements of withdraw.c run. On CASH_OK *bank_out is the bank account
+     * copied into the withdrawal and *confirmed_ms_out when the spent verification was confirmed. */
+    cash_result (*withdraw_create_one)(struct store *store, struct withdraw_create *create,
+                                       struct store_request *request,
+                                       struct bank_account *bank_out, int64_t *confirmed_ms_out,
+                                       bool *taken);
     /* What the driver does once the schema's versions are in place (store_migrate). */
     cash_result (*migrated)(struct store *store);
     /* The escape hatch for tests and oddities (enum db_control); -1 for an unknown op. */
@@ -106,7 +114,8 @@ cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *c
 unsigned db_caps(const struct store *store);
 bool db_tx_can(const struct db_tx *tx, enum db_capability capability);
 
-/* The catalogue's statement id, reset and unbound; NULL (logged) on failure. */
+/* The catalogue's statement id, reset and unbound; NULL (logged) on failure, which the calls
+ * below take: binds do nothing, and db_step() and db_exec() answer CASH_INTERNAL_ERROR. */
 struct db_stmt *db_statement(struct db_tx *tx, enum sql_id id);
 /* A statement built at run time ($n parameters as in the catalogue); not cached. */
 struct db_stmt *db_statement_text(struct db_tx *tx, const char *text);

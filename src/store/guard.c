@@ -21,9 +21,6 @@ static cash_result step_with_key(struct db_tx *tx, enum sql_id id, const char *k
                                  struct db_stmt **stmt_out)
 {
     struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, key);
     if (stmt_out != NULL) {
         *stmt_out = stmt;
@@ -89,9 +86,6 @@ cash_result guard_record(struct db_tx *tx, const char *member_id, bool failed, i
         member_guard_succeed(&guard);
     }
     struct db_stmt *stmt = db_statement(tx, SQL_GUARD_PUT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, member_id);
     db_bind_int64(stmt, guard.failures);
     db_bind_int64(stmt, guard.locked_until_ms);
@@ -112,9 +106,6 @@ static cash_result rate_window_check(struct db_tx *tx, enum sql_id id, const cha
                                      int64_t *free_at_ms_out)
 {
     struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, owner_id);
     db_bind_int64(stmt, now_ms - window_ms);
     db_bind_int64(stmt, count_max - 1);
@@ -172,9 +163,6 @@ static cash_result totp_put_body(struct db_tx *tx, void *context_pointer)
         return result;
     }
     struct db_stmt *stmt = db_statement(tx, SQL_TOTP_PUT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, enrolment->member_id);
     db_bind_text(stmt, enrolment->sealed_secret);
     db_bind_int64(stmt, enrolment->created_ms);
@@ -225,9 +213,6 @@ cash_result store_totp_get(struct store *store, const char *member_id, struct to
 cash_result totp_accept(struct db_tx *tx, const char *member_id, int64_t step, bool *accepted_out)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_TOTP_ACCEPT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_int64(stmt, step);
     db_bind_text(stmt, member_id);
     int64_t changes = 0;

@@ -35,9 +35,6 @@ static cash_result ledger_update(struct db_tx *tx, const struct ledger_change *c
                                  struct history_entry *entry)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_LEDGER_UPDATE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, change->account_id);
     db_bind_int64(stmt, change->balance_amount_won);
     db_bind_int64(stmt, change->now_ms);
@@ -61,9 +58,6 @@ static cash_result ledger_update(struct db_tx *tx, const struct ledger_change *c
 static cash_result ledger_insert(struct db_tx *tx, const struct history_entry *entry)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_LEDGER_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, entry->history_id);
     db_bind_text(stmt, entry->account_id);
     db_bind_text(stmt, history_type_name(entry->type));
@@ -248,9 +242,6 @@ static cash_result history_body(struct db_tx *tx, void *context_pointer)
         return CASH_INTERNAL_ERROR;
     }
     struct db_stmt *stmt = db_statement_text(tx, sql);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     history_bind(context->query, stmt);
     cash_result result = CASH_OK;
     while (context->count < context->query->limit) {

@@ -32,9 +32,6 @@ struct migrate_context {
 static cash_result schema_version_read(struct db_tx *tx, int *version_out)
 {
     struct db_stmt *stmt = db_statement_text(tx, SQL_VERSION_MAX);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
@@ -67,9 +64,6 @@ static cash_result schema_apply(struct db_tx *tx, const struct schema_migration 
         }
     }
     struct db_stmt *stmt = db_statement_text(tx, SQL_VERSION_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_int64(stmt, migration->version);
     db_bind_int64(stmt, time_now_ms());
     return db_exec(stmt, NULL);

@@ -356,6 +356,7 @@ const struct db_driver pg_driver = {
     .column_int64 = pg_db_column_int64,
     .column_text = pg_db_column_text,
     .exec_simple = pg_db_exec_simple,
+    .withdraw_create_one = pg_withdraw_create_one,
     .migrated = pg_db_migrated,
     .control = pg_db_control,
 };

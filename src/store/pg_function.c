@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "store/pg_internal.h"
+#include "store/store_request.h"
 
 #define WITHDRAW_FUNCTION_NAME "cashd_withdraw_create_v1"
 /* The argument types, as to_regprocedure() names the function. */
@@ -377,5 +378,46 @@ cash_result pg_withdraw_function_call(struct pg_conn *conn, const struct withdra
         result = withdraw_function_row(&row, bank_out, confirmed_ms_out);
     }
     PQclear(res);
+    return result;
+}
+
+struct withdraw_one {
+    const struct withdraw_create *create;
+    const struct store_request *request;
+    struct bank_account bank;
+    int64_t confirmed_ms;
+};
+
+static cash_result withdraw_one_body(struct pg_conn *conn, void *pointer)
+{
+    struct withdraw_one *call = pointer;
+    return pg_withdraw_function_call(conn, call->create, call->request, &call->bank,
+                                     &call->confirmed_ms);
+}
+
+/*
+ * The driver's one-statement withdrawal (db.h: withdraw_create_one): taken while the function is
+ * in place; run again on 40001/40P01 only, as one statement; the request's outs settled as
+ * request_run settles them.
+ */
+cash_result pg_withdraw_create_one(struct store *base, struct withdraw_create *create,
+                                   struct store_request *request, struct bank_account *bank_out,
+                                   int64_t *confirmed_ms_out, bool *taken)
+{
+    struct pg_store *store = pg_store_of(base);
+    *taken = atomic_load(&store->withdraw_function);
+    if (!*taken) {
+        return CASH_OK;
+    }
+    struct withdraw_one call = {.create = create, .request = request};
+    store_request_clear(request);
+    cash_result result = pg_run(store, PG_WRITE_ONE, withdraw_one_body, &call);
+    if (request != NULL) {
+        store_request_settle(request, result);
+    }
+    if (result == CASH_OK) {
+        *bank_out = call.bank;
+        *confirmed_ms_out = call.confirmed_ms;
+    }
     return result;
 }

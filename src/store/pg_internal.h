@@ -264,6 +264,10 @@ cash_result pg_function_install(struct pg_store *store);
  * *bank_out holds the bank account copied into the withdrawal and *confirmed_ms_out when the
  * spent verification was confirmed.
  */
+/* The driver's verb withdraw_create_one (db.h), over pg_withdraw_function_call. */
+cash_result pg_withdraw_create_one(struct store *base, struct withdraw_create *create,
+                                   struct store_request *request, struct bank_account *bank_out,
+                                   int64_t *confirmed_ms_out, bool *taken);
 cash_result pg_withdraw_function_call(struct pg_conn *conn, const struct withdraw_create *create,
                                       const struct store_request *request,
                                       struct bank_account *bank_out, int64_t *confirmed_ms_out);

@@ -22,9 +22,6 @@ cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *sig
                           int64_t now_ms, int64_t expires_ms)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_REPLAY_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, api_key);
     db_bind_text(stmt, signature_hex);
     db_bind_int64(stmt, expires_ms);
@@ -58,9 +55,6 @@ static cash_result replay_prune_body(struct db_tx *tx, void *context_pointer)
     struct replay_context *context = context_pointer;
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
         struct db_stmt *stmt = db_statement(tx, statements[i]);
-        if (stmt == NULL) {
-            return CASH_INTERNAL_ERROR;
-        }
         db_bind_int64(stmt, context->now_ms);
         int64_t pruned = 0;
         cash_result result = db_exec(stmt, &pruned);
@@ -107,9 +101,6 @@ cash_result store_replay_remember(struct store *store, const char *api_key,
 static cash_result key_delete(struct db_tx *tx, const char *api_key, const char *idempotency_key)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_KEY_DELETE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, api_key);
     db_bind_text(stmt, idempotency_key);
     return db_exec(stmt, NULL);
@@ -119,9 +110,6 @@ static cash_result key_delete(struct db_tx *tx, const char *api_key, const char 
 static cash_result key_lookup(struct db_tx *tx, struct store_request *request)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_KEY_GET);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, request->api_key);
     db_bind_text(stmt, request->idempotency_key);
     cash_result result = db_step(stmt);
@@ -157,9 +145,6 @@ static cash_result key_keep(struct db_tx *tx, struct store_request *request, cas
         return result;
     }
     struct db_stmt *stmt = db_statement(tx, SQL_KEY_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, request->api_key);
     db_bind_text(stmt, request->idempotency_key);
     db_bind_text(stmt, request->fingerprint);

@@ -44,9 +44,6 @@ static cash_result verification_read(struct db_tx *tx, enum sql_id id, const cha
                                      struct verification *out)
 {
     struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, verification_id);
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
@@ -62,9 +59,6 @@ static cash_result verification_update(struct db_tx *tx, enum sql_id id, int64_t
                                        const char *verification_id, int64_t *changes_out)
 {
     struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_int64(stmt, number);
     db_bind_text(stmt, verification_id);
     return db_exec(stmt, changes_out);
@@ -124,9 +118,6 @@ static bool verification_insertable(const struct verification *v)
 static cash_result verification_insert(struct db_tx *tx, const struct verification *v)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_VERIFICATION_MEMBER_EXISTS);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, v->member_id);
     db_bind_text(stmt, v->account_id);
     cash_result result = db_step(stmt);
@@ -134,9 +125,6 @@ static cash_result verification_insert(struct db_tx *tx, const struct verificati
         return result;
     }
     stmt = db_statement(tx, SQL_VERIFICATION_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, v->verification_id);
     db_bind_text(stmt, v->member_id);
     db_bind_text(stmt, v->account_id);
@@ -274,9 +262,6 @@ static cash_result factor_find_oldest(struct db_tx *tx, const struct second_fact
                                       struct verification *out)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_FACTOR_CANDIDATES);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, factor->member_id);
     db_bind_int64(stmt, factor->now_ms - factor->window_ms);
     db_bind_int64(stmt, factor->uses_max);
@@ -526,9 +511,6 @@ static cash_result verification_call_write(struct db_tx *tx, const struct verifi
                                            const char *verification_id)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_VERIFICATION_CALL);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, verification_status_name(after->status));
     db_bind_text(stmt, verification_call_status_name(after->call_status));
     db_bind_int64(stmt, after->attempts);

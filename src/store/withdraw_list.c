@@ -270,9 +270,6 @@ static cash_result withdraw_list_body(struct db_tx *tx, void *context_pointer)
         return result;
     }
     struct db_stmt *stmt = db_statement_text(tx, context->text.sql);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     withdraw_list_bind(context, stmt);
     for (result = db_step(stmt); result == CASH_OK; result = db_step(stmt)) {
         if (context->count == context->query->limit) {
