@@ -137,9 +137,9 @@ static cash_result claim_body(struct pg_conn *conn, void *context_pointer)
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "worker:%s", claim->owner);
     const enum withdraw_status from = WITHDRAW_CONFIRMED;
-    result = pg_event_insert(
-        conn, withdraw_id, actor, &from, WITHDRAW_CONFIRMED,
-        in_flight ? "payout claimed again after a lost claim" : "payout claimed", claim->now_ms);
+    result = event_insert(&conn->tx, withdraw_id, actor, &from, WITHDRAW_CONFIRMED,
+                          in_flight ? "payout claimed again after a lost claim" : "payout claimed",
+                          claim->now_ms);
     if (result == CASH_OK) {
         result = payout_read(conn, withdraw_id, &context->out);
     }
@@ -266,9 +266,9 @@ static cash_result settle_body(struct pg_conn *conn, void *context_pointer)
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "worker:%s", outcome->owner);
     if (result == CASH_OK) {
-        result = pg_event_insert(
-            conn, before.withdraw_id, actor, &before.status, to,
-            outcome->completed ? outcome->transaction_id : outcome->failure_code, outcome->now_ms);
+        result = event_insert(&conn->tx, before.withdraw_id, actor, &before.status, to,
+                              outcome->completed ? outcome->transaction_id : outcome->failure_code,
+                              outcome->now_ms);
     }
     if (result == CASH_OK) {
         result = payout_read(conn, outcome->withdraw_id, &context->out);

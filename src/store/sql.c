@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "store/db.h"
+#include "store/store_internal.h" /* WITHDRAW_COLUMNS */
 
 static const struct sql_statement catalogue[SQL_COUNT] = {
     /* ---- request.c ---- */
@@ -86,6 +87,36 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         " WHERE account_id = $2), $3, $4, 0, $5, $6, $7, $8, $9, $10, $11)"},
 
     /* ---- lifecycle.c ---- */
+    [SQL_WITHDRAWAL_GET] = {"SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE withdraw_id = $1"},
+    /* FOR UPDATE, taken after the account's lock by a transaction that moves the withdrawal's
+     * money, or alone by a confirmation: its events and confirmations are counted under it. */
+    [SQL_WITHDRAWAL_LOCK] = {"SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE withdraw_id = $1",
+                             .lock = SQL_LOCK_UPDATE},
+    /* The next seq under the withdrawal row's lock. VALUES with a scalar subquery, not
+     * INSERT ... SELECT from the same table: that form makes SQLite copy the selected rows to a
+     * transient table first, on every withdrawal. */
+    [SQL_EVENT_INSERT] = {
+        "INSERT INTO withdrawal_events (withdraw_id, seq, actor, from_status, to_status, memo,"
+        " created_ms) VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM withdrawal_events"
+        " WHERE withdraw_id = $1), $2, $3, $4, $5, $6)"},
+    [SQL_EVENT_LIST] = {
+        "SELECT seq, actor, from_status, to_status, memo, created_ms FROM withdrawal_events"
+        " WHERE withdraw_id = $1 ORDER BY seq LIMIT $2"},
+    [SQL_CONFIRMED_BY] = {
+        "SELECT COUNT(*) FROM withdrawal_confirmations WHERE withdraw_id = $1"
+        " AND operator_name = $2"},
+    [SQL_CONFIRMATION_INSERT] = {
+        "INSERT INTO withdrawal_confirmations (withdraw_id, operator_name, created_ms)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
+    [SQL_CONFIRMATION_COUNT] = {
+        "SELECT COUNT(*) FROM withdrawal_confirmations WHERE withdraw_id = $1"},
+    /* Each transition is also guarded in the SQL: one that lost a race changes no row. */
+    [SQL_CONFIRM_UPDATE] = {
+        "UPDATE withdrawals SET confirmed_count = $1, status = $2, updated_ms = $3"
+        " WHERE withdraw_id = $4 AND status = 'PENDING' AND is_processing = 0"},
+    [SQL_REJECT_UPDATE] = {
+        "UPDATE withdrawals SET status = 'REJECTED', memo = $1, updated_ms = $2"
+        " WHERE withdraw_id = $3 AND status IN ('PENDING', 'CONFIRMED') AND is_processing = 0"},
 
     /* ---- payout.c ---- */
 

@@ -40,7 +40,16 @@ enum sql_id {
     /* ledger.c */
     SQL_LEDGER_UPDATE,
     SQL_LEDGER_INSERT,
-    /* lifecycle.c */
+    /* lifecycle.c: a withdrawal after PENDING, its confirmations and events */
+    SQL_WITHDRAWAL_GET,
+    SQL_WITHDRAWAL_LOCK,
+    SQL_EVENT_INSERT,
+    SQL_EVENT_LIST,
+    SQL_CONFIRMED_BY,
+    SQL_CONFIRMATION_INSERT,
+    SQL_CONFIRMATION_COUNT,
+    SQL_CONFIRM_UPDATE,
+    SQL_REJECT_UPDATE,
     /* payout.c */
     /* withdraw.c */
     /* withdraw_list.c */
