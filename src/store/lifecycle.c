@@ -39,16 +39,19 @@ static cash_result withdrawal_read_by(struct db_tx *tx, enum sql_id id, const ch
     return db_row_check(&row, "withdrawal get");
 }
 
+/* A withdrawal, unlocked; CASH_NOT_FOUND if none (store_internal.h). */
 cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
 {
     return withdrawal_read_by(tx, SQL_WITHDRAWAL_GET, withdraw_id, out);
 }
 
+/* A withdrawal, its row locked where the driver has row locks (store_internal.h). */
 cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
 {
     return withdrawal_read_by(tx, SQL_WITHDRAWAL_LOCK, withdraw_id, out);
 }
 
+/* The account, then the withdrawal row: the locks of a money move (store_internal.h). */
 cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_id,
                                          struct withdrawal *out)
 {
@@ -66,6 +69,7 @@ cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_
     return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
 }
 
+/* Appends one event, numbered after the last (store_internal.h). */
 cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor,
                          const enum withdraw_status *from, enum withdraw_status to,
                          const char *memo, int64_t now_ms)
@@ -81,6 +85,17 @@ cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *
     db_bind_text(stmt, memo);
     db_bind_int64(stmt, now_ms);
     return db_exec(stmt, NULL);
+}
+
+/* A transition's UPDATE: CASH_INVALID_STATUS unless it changed one row (store_internal.h). */
+cash_result withdrawal_update_one(struct db_stmt *stmt)
+{
+    int64_t changes = 0;
+    cash_result result = db_exec(stmt, &changes);
+    if (result == CASH_OK && changes != 1) {
+        result = CASH_INVALID_STATUS;
+    }
+    return result;
 }
 
 /* ---- helpers ---- */
@@ -105,17 +120,6 @@ static cash_result life_count(struct db_tx *tx, enum sql_id id, const char *firs
     db_row_start(&row, stmt);
     *count_out = db_row_int64(&row);
     return db_row_check(&row, "lifecycle count");
-}
-
-/* Runs a bound UPDATE that must change exactly one row: else CASH_INVALID_STATUS (a lost race). */
-static cash_result life_update_one(struct db_stmt *stmt)
-{
-    int64_t changes = 0;
-    cash_result result = db_exec(stmt, &changes);
-    if (result == CASH_OK && changes != 1) {
-        result = CASH_INVALID_STATUS;
-    }
-    return result;
 }
 
 /* "operator:NAME", or "operator:-" for a rejection that names no operator. */
@@ -143,7 +147,7 @@ static cash_result confirm_update(struct db_tx *tx, const struct withdraw_confir
     db_bind_text(stmt, withdraw_status_name(outcome->status));
     db_bind_int64(stmt, request->now_ms);
     db_bind_text(stmt, request->withdraw_id);
-    return life_update_one(stmt);
+    return withdrawal_update_one(stmt);
 }
 
 /* Records this operator's confirmation, counts them (domain's rule), moves the withdrawal. */
@@ -245,7 +249,7 @@ static cash_result reject_update(struct db_tx *tx, const struct withdraw_reject 
     db_bind_text(stmt, request->memo);
     db_bind_int64(stmt, request->now_ms);
     db_bind_text(stmt, request->withdraw_id);
-    return life_update_one(stmt);
+    return withdrawal_update_one(stmt);
 }
 
 /* SPEC 3, 4: the whole totalAmount back (domain's refund), and the event. */

@@ -261,14 +261,6 @@ cash_result pg_withdraw_cancel(struct store *store, const char *account_id, cons
                                struct store_request *request);
 
 
-/* SPEC 4 payout (pg_payout.c). */
-cash_result pg_withdraw_claim(struct store *store, struct withdraw_claim *claim,
-                              struct withdrawal *out);
-cash_result pg_withdraw_claim_renew(struct store *store, const char *withdraw_id, const char *owner,
-                                    int64_t now_ms, int64_t lease_ms);
-cash_result pg_withdraw_settle(struct store *store, const struct withdraw_outcome *outcome,
-                               struct withdrawal *out);
-
 /*
  * A write of the API with its struct store_request (store.h), in one PG_WRITE transaction, as
  * sqlite_request_run: the replay row, the kept key's decision, body, then the key kept with the

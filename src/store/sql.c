@@ -119,6 +119,28 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         " WHERE withdraw_id = $3 AND status IN ('PENDING', 'CONFIRMED') AND is_processing = 0"},
 
     /* ---- payout.c ---- */
+    /* SPEC 4: the oldest CONFIRMED withdrawal not processing, else one whose lease ran out. */
+    [SQL_CLAIM_PICK] = {
+        "SELECT withdraw_id, is_processing FROM withdrawals WHERE status = 'CONFIRMED'"
+        " AND (is_processing = 0 OR processing_lease_ms < $1) ORDER BY is_processing DESC,"
+        " withdraw_id LIMIT 1"},
+    /* The claim itself: one conditional UPDATE, so that two workers never hold one withdrawal
+     * (on PostgreSQL the second waits for the first, re-checks the WHERE and changes nothing). */
+    [SQL_CLAIM_TAKE] = {
+        "UPDATE withdrawals SET processing_started_ms = CASE WHEN is_processing = 0 THEN $1"
+        " ELSE processing_started_ms END, is_processing = 1, processing_owner = $2,"
+        " processing_lease_ms = $3, updated_ms = $1 WHERE withdraw_id = $4"
+        " AND status = 'CONFIRMED' AND (is_processing = 0 OR processing_lease_ms < $1)",
+        .types = "itit"},
+    [SQL_CLAIM_RENEW] = {
+        "UPDATE withdrawals SET processing_lease_ms = $1 WHERE withdraw_id = $2"
+        " AND status = 'CONFIRMED' AND is_processing = 1 AND processing_owner = $3"},
+    /* Guarded by the claim's owner; the failure code is also the memo. */
+    [SQL_SETTLE_UPDATE] = {
+        "UPDATE withdrawals SET status = $1, is_processing = 0, transaction_id = $2,"
+        " transaction_ms = $3, memo = $4, failure_code = $4, updated_ms = $5"
+        " WHERE withdraw_id = $6 AND status = 'CONFIRMED' AND is_processing = 1"
+        " AND processing_owner = $7"},
 
     /* ---- withdraw.c ---- */
 

@@ -50,7 +50,11 @@ enum sql_id {
     SQL_CONFIRMATION_COUNT,
     SQL_CONFIRM_UPDATE,
     SQL_REJECT_UPDATE,
-    /* payout.c */
+    /* payout.c: the payout worker's claim and the bank's answer */
+    SQL_CLAIM_PICK,
+    SQL_CLAIM_TAKE,
+    SQL_CLAIM_RENEW,
+    SQL_SETTLE_UPDATE,
     /* withdraw.c */
     /* withdraw_list.c */
     /* audit.c */

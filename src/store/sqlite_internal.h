@@ -266,14 +266,6 @@ cash_result sqlite_withdraw_cancel(struct store *store, const char *account_id,
 /* SPEC 7: CASH_VALIDATION_ERROR (why says so) when the writer's synchronous is below FULL. */
 cash_result sqlite_durability_check(struct store *store, char *why, size_t why_size);
 
-/* SPEC 4 payout (sqlite_payout.c). */
-cash_result sqlite_withdraw_claim(struct store *store, struct withdraw_claim *claim,
-                                  struct withdrawal *out);
-cash_result sqlite_withdraw_claim_renew(struct store *store, const char *withdraw_id,
-                                        const char *owner, int64_t now_ms, int64_t lease_ms);
-cash_result sqlite_withdraw_settle(struct store *store, const struct withdraw_outcome *outcome,
-                                   struct withdrawal *out);
-
 /*
  * A write of the API with its struct store_request (store.h), in one transaction: the replay
  * row, the kept key's decision, body, then the key kept with the answer rendered from *outcome

@@ -277,12 +277,6 @@ struct store_ops {
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
                                    struct withdrawal *out, struct store_request *request);
 
-    cash_result (*withdraw_claim)(struct store *store, struct withdraw_claim *claim,
-                                  struct withdrawal *out);
-    cash_result (*withdraw_claim_renew)(struct store *store, const char *withdraw_id,
-                                        const char *owner, int64_t now_ms, int64_t lease_ms);
-    cash_result (*withdraw_settle)(struct store *store, const struct withdraw_outcome *outcome,
-                                   struct withdrawal *out);
 
 
 
