@@ -24,12 +24,6 @@ static const struct store_ops pg_ops = {
     .withdraw_create = pg_withdraw_create,
     .withdraw_get = pg_withdraw_get,
     .withdraw_cancel = pg_withdraw_cancel,
-    .withdraw_confirm = pg_withdraw_confirm,
-    .withdraw_reject = pg_withdraw_reject,
-    .withdraw_events = pg_withdraw_events,
-    .withdraw_claim = pg_withdraw_claim,
-    .withdraw_claim_renew = pg_withdraw_claim_renew,
-    .withdraw_settle = pg_withdraw_settle,
     .durability_check = pg_durability_check,
 };
 

@@ -208,27 +208,6 @@ cash_result pg_withdraw_cancel(struct store *store, const char *account_id, cons
                                struct store_request *request);
 
 
-/* SPEC 4 lifecycle (pg_lifecycle.c). */
-cash_result pg_withdraw_confirm(struct store *store, const struct withdraw_confirm *request,
-                                struct withdrawal *out);
-cash_result pg_withdraw_reject(struct store *store, const struct withdraw_reject *request,
-                               struct withdrawal *out);
-cash_result pg_withdraw_events(struct store *store, const char *withdraw_id,
-                               struct withdraw_event *out, size_t out_max, size_t *count_out);
-cash_result pg_withdraw_claim(struct store *store, struct withdraw_claim *claim,
-                              struct withdrawal *out);
-cash_result pg_withdraw_claim_renew(struct store *store, const char *withdraw_id, const char *owner,
-                                    int64_t now_ms, int64_t lease_ms);
-cash_result pg_withdraw_settle(struct store *store, const struct withdraw_outcome *outcome,
-                               struct withdrawal *out);
-/*
- * Appends an event to a withdrawal's history in the caller's transaction (from NULL: the
- * creation). actor: "operator:NAME", "account:ID" or "member:ID".
- */
-cash_result pg_event_insert(struct pg_conn *conn, const char *withdraw_id, const char *actor,
-                            const enum withdraw_status *from, enum withdraw_status to,
-                            const char *memo, int64_t now_ms);
-
 /*
  * A write of the API with its struct store_request (store.h), in one PG_WRITE transaction, as
  * sqlite_request_run: the replay row, the kept key's decision, body, then the key kept with the

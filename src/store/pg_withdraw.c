@@ -258,8 +258,8 @@ static cash_result withdraw_create_body(struct pg_conn *conn, void *context_poin
     }
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "member:%s", context->out.member_id);
-    return pg_event_insert(conn, context->out.withdraw_id, actor, NULL, WITHDRAW_PENDING, "",
-                           context->out.created_ms);
+    return event_insert(&conn->tx, context->out.withdraw_id, actor, NULL, WITHDRAW_PENDING, "",
+                        context->out.created_ms);
 }
 
 /* The whole request as one statement (pg_function.c). */
@@ -408,8 +408,8 @@ static cash_result withdraw_cancel_body(struct pg_conn *conn, void *context_poin
     }
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "account:%s", context->account_id);
-    return pg_event_insert(conn, context->withdraw_id, actor, &from, WITHDRAW_CANCELED, "",
-                           context->now_ms);
+    return event_insert(&conn->tx, context->withdraw_id, actor, &from, WITHDRAW_CANCELED, "",
+                        context->now_ms);
 }
 
 /* The account cancels its withdrawal with a refund, in one transaction (store.h). */

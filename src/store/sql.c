@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "store/db.h"
+#include "store/store_internal.h" /* WITHDRAW_COLUMNS */
 
 static const struct sql_statement catalogue[SQL_COUNT] = {
     /* ---- request.c ---- */
@@ -171,8 +172,60 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         " WHERE account_id = $2), $3, $4, 0, $5, $6, $7, $8, $9, $10, $11)"},
 
     /* ---- lifecycle.c ---- */
+    [SQL_WITHDRAWAL_GET] = {"SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE withdraw_id = $1"},
+    /* FOR UPDATE, taken after the account's lock by a transaction that moves the withdrawal's
+     * money, or alone by a confirmation: its events and confirmations are counted under it. */
+    [SQL_WITHDRAWAL_LOCK] = {"SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE withdraw_id = $1",
+                             .lock = SQL_LOCK_UPDATE},
+    /* The next seq under the withdrawal row's lock. VALUES with a scalar subquery, not
+     * INSERT ... SELECT from the same table: that form makes SQLite copy the selected rows to a
+     * transient table first, on every withdrawal. */
+    [SQL_EVENT_INSERT] = {
+        "INSERT INTO withdrawal_events (withdraw_id, seq, actor, from_status, to_status, memo,"
+        " created_ms) VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM withdrawal_events"
+        " WHERE withdraw_id = $1), $2, $3, $4, $5, $6)"},
+    [SQL_EVENT_LIST] = {
+        "SELECT seq, actor, from_status, to_status, memo, created_ms FROM withdrawal_events"
+        " WHERE withdraw_id = $1 ORDER BY seq LIMIT $2"},
+    [SQL_CONFIRMED_BY] = {
+        "SELECT COUNT(*) FROM withdrawal_confirmations WHERE withdraw_id = $1"
+        " AND operator_name = $2"},
+    [SQL_CONFIRMATION_INSERT] = {
+        "INSERT INTO withdrawal_confirmations (withdraw_id, operator_name, created_ms)"
+        " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
+    [SQL_CONFIRMATION_COUNT] = {
+        "SELECT COUNT(*) FROM withdrawal_confirmations WHERE withdraw_id = $1"},
+    /* Each transition is also guarded in the SQL: one that lost a race changes no row. */
+    [SQL_CONFIRM_UPDATE] = {
+        "UPDATE withdrawals SET confirmed_count = $1, status = $2, updated_ms = $3"
+        " WHERE withdraw_id = $4 AND status = 'PENDING' AND is_processing = 0"},
+    [SQL_REJECT_UPDATE] = {
+        "UPDATE withdrawals SET status = 'REJECTED', memo = $1, updated_ms = $2"
+        " WHERE withdraw_id = $3 AND status IN ('PENDING', 'CONFIRMED') AND is_processing = 0"},
 
     /* ---- payout.c ---- */
+    /* SPEC 4: the oldest CONFIRMED withdrawal not processing, else one whose lease ran out. */
+    [SQL_CLAIM_PICK] = {
+        "SELECT withdraw_id, is_processing FROM withdrawals WHERE status = 'CONFIRMED'"
+        " AND (is_processing = 0 OR processing_lease_ms < $1) ORDER BY is_processing DESC,"
+        " withdraw_id LIMIT 1"},
+    /* The claim itself: one conditional UPDATE, so that two workers never hold one withdrawal
+     * (on PostgreSQL the second waits for the first, re-checks the WHERE and changes nothing). */
+    [SQL_CLAIM_TAKE] = {
+        "UPDATE withdrawals SET processing_started_ms = CASE WHEN is_processing = 0 THEN $1"
+        " ELSE processing_started_ms END, is_processing = 1, processing_owner = $2,"
+        " processing_lease_ms = $3, updated_ms = $1 WHERE withdraw_id = $4"
+        " AND status = 'CONFIRMED' AND (is_processing = 0 OR processing_lease_ms < $1)",
+        .types = "itit"},
+    [SQL_CLAIM_RENEW] = {
+        "UPDATE withdrawals SET processing_lease_ms = $1 WHERE withdraw_id = $2"
+        " AND status = 'CONFIRMED' AND is_processing = 1 AND processing_owner = $3"},
+    /* Guarded by the claim's owner; the failure code is also the memo. */
+    [SQL_SETTLE_UPDATE] = {
+        "UPDATE withdrawals SET status = $1, is_processing = 0, transaction_id = $2,"
+        " transaction_ms = $3, memo = $4, failure_code = $4, updated_ms = $5"
+        " WHERE withdraw_id = $6 AND status = 'CONFIRMED' AND is_processing = 1"
+        " AND processing_owner = $7"},
 
     /* ---- withdraw.c ---- */
 

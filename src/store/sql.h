@@ -61,8 +61,21 @@ enum sql_id {
     /* ledger.c */
     SQL_LEDGER_UPDATE,
     SQL_LEDGER_INSERT,
-    /* lifecycle.c */
-    /* payout.c */
+    /* lifecycle.c: a withdrawal after PENDING, its confirmations and events */
+    SQL_WITHDRAWAL_GET,
+    SQL_WITHDRAWAL_LOCK,
+    SQL_EVENT_INSERT,
+    SQL_EVENT_LIST,
+    SQL_CONFIRMED_BY,
+    SQL_CONFIRMATION_INSERT,
+    SQL_CONFIRMATION_COUNT,
+    SQL_CONFIRM_UPDATE,
+    SQL_REJECT_UPDATE,
+    /* payout.c: the payout worker's claim and the bank's answer */
+    SQL_CLAIM_PICK,
+    SQL_CLAIM_TAKE,
+    SQL_CLAIM_RENEW,
+    SQL_SETTLE_UPDATE,
     /* withdraw.c */
     /* withdraw_list.c */
     /* audit.c */

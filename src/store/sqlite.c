@@ -46,12 +46,6 @@ static const struct store_ops sqlite_ops = {
     .withdraw_create = sqlite_withdraw_create,
     .withdraw_get = sqlite_withdraw_get,
     .withdraw_cancel = sqlite_withdraw_cancel,
-    .withdraw_confirm = sqlite_withdraw_confirm,
-    .withdraw_reject = sqlite_withdraw_reject,
-    .withdraw_events = sqlite_withdraw_events,
-    .withdraw_claim = sqlite_withdraw_claim,
-    .withdraw_claim_renew = sqlite_withdraw_claim_renew,
-    .withdraw_settle = sqlite_withdraw_settle,
     .durability_check = sqlite_durability_check,
 };
 

@@ -209,8 +209,8 @@ static cash_result withdraw_create_body(struct sqlite_conn *conn, void *context_
     }
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "member:%s", context->out.member_id);
-    return sqlite_event_insert(conn, context->out.withdraw_id, actor, NULL, WITHDRAW_PENDING, "",
-                               context->out.created_ms);
+    return event_insert(&conn->tx, context->out.withdraw_id, actor, NULL, WITHDRAW_PENDING, "",
+                        context->out.created_ms);
 }
 
 /*
@@ -324,8 +324,8 @@ static cash_result withdraw_cancel_body(struct sqlite_conn *conn, void *context_
     }
     char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     snprintf(actor, sizeof actor, "account:%s", before.account_id);
-    result = sqlite_event_insert(conn, before.withdraw_id, actor, &before.status, WITHDRAW_CANCELED,
-                                 "", context->now_ms);
+    result = event_insert(&conn->tx, before.withdraw_id, actor, &before.status, WITHDRAW_CANCELED,
+                          "", context->now_ms);
     if (result != CASH_OK) {
         return result;
     }

@@ -88,42 +88,6 @@ cash_result store_withdraw_cancel(struct store *store, const char *account_id,
                                        request);
 }
 
-cash_result store_withdraw_confirm(struct store *store, const struct withdraw_confirm *request,
-                                   struct withdrawal *out)
-{
-    return store->ops->withdraw_confirm(store, request, out);
-}
-
-cash_result store_withdraw_reject(struct store *store, const struct withdraw_reject *request,
-                                  struct withdrawal *out)
-{
-    return store->ops->withdraw_reject(store, request, out);
-}
-
-cash_result store_withdraw_events(struct store *store, const char *withdraw_id,
-                                  struct withdraw_event *out, size_t out_max, size_t *count_out)
-{
-    return store->ops->withdraw_events(store, withdraw_id, out, out_max, count_out);
-}
-
-cash_result store_withdraw_claim(struct store *store, struct withdraw_claim *claim,
-                                 struct withdrawal *out)
-{
-    return store->ops->withdraw_claim(store, claim, out);
-}
-
-cash_result store_withdraw_claim_renew(struct store *store, const char *withdraw_id,
-                                       const char *owner, int64_t now_ms, int64_t lease_ms)
-{
-    return store->ops->withdraw_claim_renew(store, withdraw_id, owner, now_ms, lease_ms);
-}
-
-cash_result store_withdraw_settle(struct store *store, const struct withdraw_outcome *outcome,
-                                  struct withdrawal *out)
-{
-    return store->ops->withdraw_settle(store, outcome, out);
-}
-
 cash_result store_durability_check(struct store *store, char *why, size_t why_size)
 {
     assert(store != NULL);

@@ -254,19 +254,6 @@ struct store_ops {
                                    const char *withdraw_id, const char *history_id, int64_t now_ms,
                                    struct withdrawal *out, struct store_request *request);
 
-    cash_result (*withdraw_confirm)(struct store *store, const struct withdraw_confirm *request,
-                                    struct withdrawal *out);
-    cash_result (*withdraw_reject)(struct store *store, const struct withdraw_reject *request,
-                                   struct withdrawal *out);
-    cash_result (*withdraw_events)(struct store *store, const char *withdraw_id,
-                                   struct withdraw_event *out, size_t out_max, size_t *count_out);
-
-    cash_result (*withdraw_claim)(struct store *store, struct withdraw_claim *claim,
-                                  struct withdrawal *out);
-    cash_result (*withdraw_claim_renew)(struct store *store, const char *withdraw_id,
-                                        const char *owner, int64_t now_ms, int64_t lease_ms);
-    cash_result (*withdraw_settle)(struct store *store, const struct withdraw_outcome *outcome,
-                                   struct withdrawal *out);
 
 
 

@@ -105,6 +105,40 @@ cash_result request_run(struct store *store, struct store_request *request,
     " status, is_processing, confirmed_count, memo, transaction_id, transaction_ms, amount, fee,"  \
     " total_amount, confirmed_ms, created_ms, updated_ms"
 
+/*
+ * lifecycle.c: reads a withdrawal inside the caller's transaction; CASH_NOT_FOUND if there is
+ * none. withdrawal_lock also locks its row (FOR UPDATE) for the rest of the transaction where the
+ * driver has row locks: a transaction that moves the withdrawal's money takes its account's lock
+ * before it (withdrawal_lock_with_account).
+ */
+cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out);
+cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out);
+
+/*
+ * lifecycle.c: the locks of a transaction that moves a withdrawal's money, in their one order:
+ * reads the withdrawal to find its account, locks the account (account_lock), then locks the
+ * withdrawal row and reads it again as it is now. CASH_NOT_FOUND if there is no such withdrawal.
+ */
+cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_id,
+                                         struct withdrawal *out);
+
+/*
+ * lifecycle.c: runs a bound conditional UPDATE of one withdrawal's transition (WHERE status ...),
+ * which must change exactly one row: CASH_INVALID_STATUS when it changed none (the transition
+ * lost a race, or its guard no longer holds).
+ */
+cash_result withdrawal_update_one(struct db_stmt *stmt);
+
+/*
+ * lifecycle.c: appends an event to a withdrawal's history in the caller's write transaction,
+ * numbered after its last one (the caller holds the withdrawal row's lock, or its UPDATE took
+ * it). from NULL: the creation. actor: "operator:NAME", "account:ID", "member:ID" or
+ * "worker:OWNER". Every text is borrowed for the call.
+ */
+cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor,
+                         const enum withdraw_status *from, enum withdraw_status to,
+                         const char *memo, int64_t now_ms);
+
 /* withdraw_list.c: reads stmt's current row of WITHDRAW_COLUMNS into *out; row says whether it
  * read well (db_row_check). */
 void withdraw_row_read(struct db_row *row, struct db_stmt *stmt, struct withdrawal *out);

@@ -1,0 +1,392 @@
+/*
+ * lifecycle.c - the life of a withdrawal after PENDING (SPEC 4, 6), written once over the driver
+ * seam: operator confirmations, rejections with their refund, the event history, and the
+ * readers and the event writer that the store's other withdrawal files share.
+ *
+ * Locks, where the driver has them, always in this order so that no two transactions wait on
+ * each other in a circle: the account row (account_lock, taken by everything that moves money),
+ * then the withdrawal row (SQL_WITHDRAWAL_LOCK, or the UPDATE itself). A confirmation moves no
+ * money and takes only the withdrawal row. SQLite's one writer serialises without them. Every
+ * transition is also a conditional UPDATE (WHERE status ... AND is_processing = 0) that must
+ * change one row, so that a transition that lost a race changes nothing and answers
+ * CASH_INVALID_STATUS. Events are numbered under the withdrawal row's lock.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "domain/names.h"
+#include "domain/withdraw_state.h"
+#include "store/store_internal.h"
+
+/* ---- shared inside a transaction (store_internal.h) ---- */
+
+static cash_result withdrawal_read_by(struct db_tx *tx, enum sql_id id, const char *withdraw_id,
+                                      struct withdrawal *out)
+{
+    struct db_stmt *stmt = db_statement(tx, id);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, withdraw_id);
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result;
+    }
+    struct db_row row;
+    withdraw_row_read(&row, stmt, out);
+    return db_row_check(&row, "withdrawal get");
+}
+
+/* A withdrawal, unlocked; CASH_NOT_FOUND if none (store_internal.h). */
+cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
+{
+    return withdrawal_read_by(tx, SQL_WITHDRAWAL_GET, withdraw_id, out);
+}
+
+/* A withdrawal, its row locked where the driver has row locks (store_internal.h). */
+cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
+{
+    return withdrawal_read_by(tx, SQL_WITHDRAWAL_LOCK, withdraw_id, out);
+}
+
+/* The account, then the withdrawal row: the locks of a money move (store_internal.h). */
+cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_id,
+                                         struct withdrawal *out)
+{
+    cash_result result = withdrawal_read(tx, withdraw_id, out);
+    if (result != CASH_OK) {
+        return result;
+    }
+    int64_t balance = 0;
+    int64_t point = 0;
+    result = account_lock(tx, out->account_id, &balance, &point);
+    if (result == CASH_OK) {
+        result = withdrawal_lock(tx, withdraw_id, out); /* as it is after the account's lock */
+    }
+    /* A withdrawal never loses its account, nor its row once read. */
+    return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+}
+
+/* Appends one event, numbered after the last (store_internal.h). */
+cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor,
+                         const enum withdraw_status *from, enum withdraw_status to,
+                         const char *memo, int64_t now_ms)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_EVENT_INSERT);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, withdraw_id);
+    db_bind_text(stmt, actor);
+    db_bind_text(stmt, from != NULL ? withdraw_status_name(*from) : "");
+    db_bind_text(stmt, withdraw_status_name(to));
+    db_bind_text(stmt, memo);
+    db_bind_int64(stmt, now_ms);
+    return db_exec(stmt, NULL);
+}
+
+/* A transition's UPDATE: CASH_INVALID_STATUS unless it changed one row (store_internal.h). */
+cash_result withdrawal_update_one(struct db_stmt *stmt)
+{
+    int64_t changes = 0;
+    cash_result result = db_exec(stmt, &changes);
+    if (result == CASH_OK && changes != 1) {
+        result = CASH_INVALID_STATUS;
+    }
+    return result;
+}
+
+/* ---- helpers ---- */
+
+/* One COUNT(*) of a statement bound with one or two texts (second may be NULL). */
+static cash_result life_count(struct db_tx *tx, enum sql_id id, const char *first,
+                              const char *second, int64_t *count_out)
+{
+    struct db_stmt *stmt = db_statement(tx, id);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, first);
+    if (second != NULL) {
+        db_bind_text(stmt, second);
+    }
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    struct db_row row;
+    db_row_start(&row, stmt);
+    *count_out = db_row_int64(&row);
+    return db_row_check(&row, "lifecycle count");
+}
+
+/* "operator:NAME", or "operator:-" for a rejection that names no operator. */
+static void operator_actor(const char *operator_name, char out[WITHDRAW_ACTOR_BYTES_MAX + 1])
+{
+    snprintf(out, WITHDRAW_ACTOR_BYTES_MAX + 1, "operator:%s",
+             operator_name[0] != '\0' ? operator_name : "-");
+}
+
+/* ---- confirm ---- */
+
+struct confirm_context {
+    const struct withdraw_confirm *request;
+    struct withdrawal out;
+};
+
+static cash_result confirm_update(struct db_tx *tx, const struct withdraw_confirm *request,
+                                  const struct withdraw_confirm_outcome *outcome)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_CONFIRM_UPDATE);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_int64(stmt, outcome->confirmed_count);
+    db_bind_text(stmt, withdraw_status_name(outcome->status));
+    db_bind_int64(stmt, request->now_ms);
+    db_bind_text(stmt, request->withdraw_id);
+    return withdrawal_update_one(stmt);
+}
+
+/* Records this operator's confirmation, counts them (domain's rule), moves the withdrawal. */
+static cash_result confirm_record(struct db_tx *tx, const struct withdraw_confirm *request,
+                                  const struct withdrawal *before)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_CONFIRMATION_INSERT);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, before->withdraw_id);
+    db_bind_text(stmt, request->operator_name);
+    db_bind_int64(stmt, request->now_ms);
+    cash_result result = db_exec(stmt, NULL);
+    int64_t count = 0;
+    if (result == CASH_OK) {
+        result = life_count(tx, SQL_CONFIRMATION_COUNT, before->withdraw_id, NULL, &count);
+    }
+    if (result != CASH_OK) {
+        return result;
+    }
+    const struct withdraw_confirm_outcome outcome =
+        withdraw_confirm_counted(count, before->total_amount_won, request->dual_confirm_at_won);
+    result = confirm_update(tx, request, &outcome);
+    if (result != CASH_OK) {
+        return result;
+    }
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    char memo[64];
+    operator_actor(request->operator_name, actor);
+    snprintf(memo, sizeof memo, "confirmation %" PRId64 " of %" PRId64, outcome.confirmed_count,
+             outcome.required);
+    const enum withdraw_status from = WITHDRAW_PENDING;
+    return event_insert(tx, before->withdraw_id, actor, &from, outcome.status, memo,
+                        request->now_ms);
+}
+
+static cash_result confirm_body(struct db_tx *tx, void *context_pointer)
+{
+    struct confirm_context *context = context_pointer;
+    const struct withdraw_confirm *request = context->request;
+    struct withdrawal before;
+    cash_result result = withdrawal_lock(tx, request->withdraw_id, &before);
+    if (result != CASH_OK) {
+        return result;
+    }
+    int64_t already = 0;
+    result =
+        life_count(tx, SQL_CONFIRMED_BY, request->withdraw_id, request->operator_name, &already);
+    if (result != CASH_OK) {
+        return result;
+    }
+    enum withdraw_confirm_action action = withdraw_confirm_decide(&before, already > 0);
+    if (action == WITHDRAW_CONFIRM_REPEAT) {
+        context->out = before; /* SPEC 4: the same operator twice counts once */
+        return CASH_OK;
+    }
+    if (action == WITHDRAW_CONFIRM_REFUSED) {
+        return CASH_INVALID_STATUS;
+    }
+    result = confirm_record(tx, request, &before);
+    if (result == CASH_OK) {
+        result = withdrawal_read(tx, request->withdraw_id, &context->out);
+    }
+    return result;
+}
+
+/*
+ * An operator confirms a withdrawal (store.h): CASH_VALIDATION_ERROR for a name that is not
+ * withdraw_operator_name_valid(); *out is the withdrawal afterwards.
+ */
+cash_result store_withdraw_confirm(struct store *store, const struct withdraw_confirm *request,
+                                   struct withdrawal *out)
+{
+    if (!withdraw_operator_name_valid(request->operator_name)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    struct confirm_context context = {.request = request};
+    cash_result result = db_run(store, DB_WRITE, confirm_body, &context);
+    if (result == CASH_OK) {
+        *out = context.out;
+    }
+    return result;
+}
+
+/* ---- reject ---- */
+
+struct reject_context {
+    const struct withdraw_reject *request;
+    struct withdrawal out;
+};
+
+static cash_result reject_update(struct db_tx *tx, const struct withdraw_reject *request)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_REJECT_UPDATE);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, request->memo);
+    db_bind_int64(stmt, request->now_ms);
+    db_bind_text(stmt, request->withdraw_id);
+    return withdrawal_update_one(stmt);
+}
+
+/* SPEC 3, 4: the whole totalAmount back (domain's refund), and the event. */
+static cash_result reject_refund(struct db_tx *tx, const struct withdraw_reject *request,
+                                 const struct withdrawal *before)
+{
+    const struct ledger_change refund = {
+        .account_id = before->account_id,
+        .type = HISTORY_WITHDRAW_REFUND,
+        .balance_amount_won = withdraw_refund_won(before, WITHDRAW_REJECTED),
+        .memo = "",
+        .group_id = before->withdraw_id,
+        .history_id = request->history_id,
+        .now_ms = request->now_ms,
+    };
+    struct history_entry entry;
+    cash_result result = ledger_apply(tx, &refund, &entry);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    assert(entry.new_balance_won == entry.old_balance_won + refund.balance_amount_won);
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    operator_actor(request->operator_name, actor);
+    return event_insert(tx, before->withdraw_id, actor, &before->status, WITHDRAW_REJECTED,
+                        request->memo, request->now_ms);
+}
+
+static cash_result reject_body(struct db_tx *tx, void *context_pointer)
+{
+    struct reject_context *context = context_pointer;
+    const struct withdraw_reject *request = context->request;
+    struct withdrawal before;
+    cash_result result = withdrawal_lock_with_account(tx, request->withdraw_id, &before);
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (!withdraw_transition_allowed(before.status, WITHDRAW_REJECTED, before.is_processing)) {
+        return CASH_INVALID_STATUS;
+    }
+    result = reject_update(tx, request);
+    if (result == CASH_OK) {
+        result = reject_refund(tx, request, &before);
+    }
+    if (result == CASH_OK) {
+        result = withdrawal_read(tx, request->withdraw_id, &context->out);
+    }
+    if (result == CASH_OK) {
+        assert(context->out.status == WITHDRAW_REJECTED);
+    }
+    return result;
+}
+
+/*
+ * An operator rejects a withdrawal with a refund (store.h): CASH_VALIDATION_ERROR for a memo that
+ * is not withdraw_memo_valid() or a name (when given) that is not withdraw_operator_name_valid();
+ * *out is the withdrawal afterwards.
+ */
+cash_result store_withdraw_reject(struct store *store, const struct withdraw_reject *request,
+                                  struct withdrawal *out)
+{
+    const char *name = request->operator_name;
+    if (!withdraw_memo_valid(request->memo) || name == NULL ||
+        (name[0] != '\0' && !withdraw_operator_name_valid(name))) {
+        return CASH_VALIDATION_ERROR;
+    }
+    struct reject_context context = {.request = request};
+    cash_result result = db_run(store, DB_WRITE, reject_body, &context);
+    if (result == CASH_OK) {
+        *out = context.out;
+    }
+    return result;
+}
+
+/* ---- events ---- */
+
+struct events_context {
+    const char *withdraw_id;
+    struct withdraw_event *out;
+    size_t out_max;
+    size_t count;
+};
+
+static cash_result events_row(struct db_stmt *stmt, struct withdraw_event *event)
+{
+    struct db_row row;
+    memset(event, 0, sizeof(*event));
+    db_row_start(&row, stmt);
+    event->seq = db_row_int64(&row);
+    db_row_text(&row, event->actor, sizeof(event->actor));
+    const char *from = db_row_text_view(&row);
+    event->has_from = from[0] != '\0';
+    if (event->has_from && !withdraw_status_parse(from, &event->from)) {
+        row.ok = false;
+    }
+    db_row_withdraw_status(&row, &event->to);
+    db_row_text(&row, event->memo, sizeof(event->memo));
+    event->created_ms = db_row_int64(&row);
+    return db_row_check(&row, "event list");
+}
+
+static cash_result events_body(struct db_tx *tx, void *context_pointer)
+{
+    struct events_context *context = context_pointer;
+    context->count = 0;
+    struct withdrawal withdrawal;
+    cash_result result = withdrawal_read(tx, context->withdraw_id, &withdrawal);
+    if (result != CASH_OK) {
+        return result;
+    }
+    struct db_stmt *stmt = db_statement(tx, SQL_EVENT_LIST);
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    db_bind_text(stmt, context->withdraw_id);
+    db_bind_int64(stmt, (int64_t)context->out_max);
+    while (context->count < context->out_max) {
+        result = db_step(stmt);
+        if (result != CASH_OK) {
+            break;
+        }
+        result = events_row(stmt, &context->out[context->count]);
+        if (result != CASH_OK) {
+            return result;
+        }
+        context->count++;
+    }
+    return result == CASH_NOT_FOUND ? CASH_OK : result;
+}
+
+/* A withdrawal's event history, oldest first, read in one snapshot (store.h). */
+cash_result store_withdraw_events(struct store *store, const char *withdraw_id,
+                                  struct withdraw_event *out, size_t out_max, size_t *count_out)
+{
+    struct events_context context = {.withdraw_id = withdraw_id, .out = out, .out_max = out_max};
+    cash_result result = db_run(store, DB_SNAPSHOT, events_body, &context);
+    if (result == CASH_OK) {
+        *count_out = context.count;
+    }
+    return result;
+}
