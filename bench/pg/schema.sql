@@ -1,5 +1,5 @@
 -- The PostgreSQL reference of bench/run: the three tables a withdrawal writes, with the columns
--- and indexes of cashd's schema (src/store/sqlite_schema.c, version 1). One addition: accounts
+-- and indexes of cashd's schema (src/store/schema.c, version 1). One addition: accounts
 -- carries the number of its newest ledger entry (entry_seq), so that the one-statement
 -- transaction can number the entry under the row lock it already holds (with a MAX() subquery
 -- two concurrent statements would both read the same snapshot).

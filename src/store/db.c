@@ -141,6 +141,10 @@ static cash_result prepare_all_body(struct db_tx *tx, void *context)
     enum sql_id *failed = context;
     for (int id = 0; id < SQL_COUNT; id++) {
         *failed = (enum sql_id)id;
+        unsigned requires = sql_statement_of((enum sql_id)id)->requires_caps;
+        if ((tx->driver->caps & requires) != requires) {
+            continue; /* never run by this driver */
+        }
         if (db_statement(tx, (enum sql_id)id) == NULL) {
             return CASH_INTERNAL_ERROR;
         }

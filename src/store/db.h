@@ -54,6 +54,10 @@ typedef cash_result (*db_body)(struct db_tx *tx, void *context);
 /* The verbs of a driver. Statement and column verbs are only called inside a body. */
 struct db_driver {
     unsigned caps; /* enum db_capability bits */
+    /* Releases the store and everything it holds (store_close). */
+    void (*close)(struct store *store);
+    /* SPEC 7: whether a commit survives a crash of the machine (store_durability_check). */
+    cash_result (*durability_check)(struct store *store, char *why, size_t why_size);
     /* One run of body in mode; *again when running it once more is safe and worth it. */
     cash_result (*run)(struct store *store, enum db_mode mode, db_body body, void *context,
                        bool *again);
@@ -91,7 +95,8 @@ struct db_driver {
 
 /* Operations of the escape hatch. */
 enum db_control {
-    DB_CONTROL_GROUP_STATS = 1, /* SQLite: struct sqlite_group_stats * */
+    DB_CONTROL_GROUP_STATS = 1,   /* SQLite: struct sqlite_group_stats * */
+    DB_CONTROL_SQLITE_WRITER = 2, /* SQLite: sqlite3 **, the writer's handle (tests only) */
 };
 
 /* Every driver's struct db_tx and struct db_stmt start with this, so calls find their driver. */

@@ -17,19 +17,10 @@
 
 #define PG_WHY_BYTES_MAX 256
 
-static void pg_close(struct store *store);
-
-static const struct store_ops pg_ops = {
-    .close = pg_close,
-    .withdraw_create = pg_withdraw_create,
-    .withdraw_get = pg_withdraw_get,
-    .withdraw_cancel = pg_withdraw_cancel,
-    .durability_check = pg_durability_check,
-};
 
 struct pg_store *pg_store_of(struct store *store)
 {
-    assert(store != NULL && store->ops == &pg_ops);
+    assert(store != NULL && store->driver == &pg_driver);
     return (struct pg_store *)store;
 }
 
@@ -76,7 +67,6 @@ static void pg_conn_close(struct pg_conn *conn)
     }
     conn->pg = NULL;
     pg_db_statements_free(conn);
-    conn->slot_count = 0; /* prepared statements live and die with the session */
     conn->retry = false;
     conn->lost = false;
 }
@@ -226,12 +216,12 @@ static cash_result pool_checkout(struct pg_store *store, struct pg_conn **out)
 static const char *pg_mode_begin(enum db_mode mode)
 {
     switch (mode) {
-    case PG_WRITE:
+    case DB_WRITE:
         return "BEGIN ISOLATION LEVEL READ COMMITTED";
-    case PG_SNAPSHOT:
+    case DB_SNAPSHOT:
         return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    case PG_READ:
-    case PG_WRITE_ONE:
+    case DB_READ:
+    case DB_WRITE_ONE:
         return NULL;
     }
     return NULL;
@@ -268,8 +258,11 @@ static void pg_rollback(struct pg_conn *conn)
     PQclear(res);
 }
 
-/* One run of body on conn; *again when running it once more is both safe and worth it. */
-static cash_result pg_attempt(struct pg_conn *conn, enum db_mode mode, pg_body body, void *context,
+/*
+ * One run of body on conn, its statements ended before the transaction is; *again when running
+ * it once more is both safe and worth it.
+ */
+static cash_result pg_attempt(struct pg_conn *conn, enum db_mode mode, db_body body, void *context,
                               bool *again)
 {
     const char *begin = pg_mode_begin(mode);
@@ -282,7 +275,8 @@ static cash_result pg_attempt(struct pg_conn *conn, enum db_mode mode, pg_body b
             return result;
         }
     }
-    result = body(conn, context);
+    result = body(&conn->tx, context);
+    pg_db_statements_reset(conn);
     if (begin != NULL) {
         if (result == CASH_OK) {
             result = pg_commit(conn);
@@ -291,22 +285,8 @@ static cash_result pg_attempt(struct pg_conn *conn, enum db_mode mode, pg_body b
         }
     }
     if (result != CASH_OK) {
-        *again = conn->retry || (mode == PG_READ && conn->lost);
+        *again = conn->retry || (mode == DB_READ && conn->lost);
     }
-    return result;
-}
-
-/* A body of the driver (db.h) run on conn: its statements end before the transaction does. */
-struct pg_driver_call {
-    db_body body;
-    void *context;
-};
-
-static cash_result pg_driver_body(struct pg_conn *conn, void *pointer)
-{
-    struct pg_driver_call *call = pointer;
-    cash_result result = call->body(&conn->tx, call->context);
-    pg_db_statements_reset(conn);
     return result;
 }
 
@@ -321,29 +301,9 @@ cash_result pg_driver_run(struct store *base, enum db_mode mode, db_body body, v
     if (result != CASH_OK) {
         return result;
     }
-    struct pg_driver_call call = {.body = body, .context = context};
-    result = pg_attempt(conn, mode, pg_driver_body, &call, again);
+    result = pg_attempt(conn, mode, body, context, again);
     pool_release(store, conn);
     return result;
-}
-
-/* A body of the files not yet written over the seam, run through it. */
-struct pg_legacy_call {
-    pg_body body;
-    void *context;
-};
-
-static cash_result pg_legacy_body(struct db_tx *tx, void *pointer)
-{
-    struct pg_legacy_call *call = pointer;
-    return call->body((struct pg_conn *)tx, call->context);
-}
-
-/* Runs body as mode says, with db_run's retries (pg_internal.h). */
-cash_result pg_run(struct pg_store *store, enum db_mode mode, pg_body body, void *context)
-{
-    struct pg_legacy_call call = {.body = body, .context = context};
-    return db_run(&store->base, mode, pg_legacy_body, &call);
 }
 
 /* ---- open and close ---- */
@@ -414,12 +374,11 @@ cash_result store_pg_open(const char *url, const struct store_options *options, 
         why_set(why, why_size, "out of memory");
         return CASH_INTERNAL_ERROR;
     }
-    store->base.ops = &pg_ops;
     store->base.driver = &pg_driver;
     store->pool_size = (size_t)pool_size;
     pthread_mutex_init(&store->pool_mutex, NULL);
     pthread_cond_init(&store->pool_cond, NULL);
-    atomic_init(&store->replay_calls, 0);
+    atomic_init(&store->base.replay_calls, 0);
     store->url = strdup(url);
     store->conns = calloc(store->pool_size, sizeof(*store->conns));
     if (store->url == NULL || store->conns == NULL) {
@@ -439,7 +398,7 @@ cash_result store_pg_open(const char *url, const struct store_options *options, 
     return CASH_OK;
 }
 
-static void pg_close(struct store *base)
+void pg_close(struct store *base)
 {
     pg_store_free(pg_store_of(base));
 }
@@ -455,25 +414,19 @@ struct durability_context {
     char synchronous_commit[32];
 };
 
-static cash_result durability_body(struct pg_conn *conn, void *context_pointer)
+static cash_result durability_body(struct db_tx *tx, void *context_pointer)
 {
     struct durability_context *context = context_pointer;
-    cash_result result = CASH_OK;
-    PGresult *res = pg_exec(conn, SQL_DURABILITY, NULL, "durability", &result);
-    if (res == NULL) {
-        return result;
+    struct db_stmt *stmt = db_statement_text(tx, SQL_DURABILITY);
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    if (PQntuples(res) != 1) {
-        row.ok = false;
-    } else {
-        pg_row_text(&row, context->fsync, sizeof(context->fsync));
-        pg_row_text(&row, context->synchronous_commit, sizeof(context->synchronous_commit));
-    }
-    result = pg_row_check(&row, "durability");
-    PQclear(res);
-    return result;
+    struct db_row row;
+    db_row_start(&row, stmt);
+    db_row_text(&row, context->fsync, sizeof(context->fsync));
+    db_row_text(&row, context->synchronous_commit, sizeof(context->synchronous_commit));
+    return db_row_check(&row, "durability");
 }
 
 static bool synchronous_commit_durable(const char *value)
@@ -495,7 +448,7 @@ cash_result pg_durability_check(struct store *base, char *why, size_t why_size)
 {
     struct durability_context context;
     memset(&context, 0, sizeof(context));
-    cash_result result = pg_run(pg_store_of(base), PG_READ, durability_body, &context);
+    cash_result result = db_run(base, DB_READ, durability_body, &context);
     if (result != CASH_OK) {
         return result;
     }

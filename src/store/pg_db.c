@@ -10,7 +10,6 @@
 
 #include "common/log.h"
 #include "store/pg_internal.h"
-#include "store/store_internal.h"
 
 #define PG_TEXT_OID  25
 #define PG_INT8_OID  20
@@ -342,6 +341,8 @@ static int pg_db_control(struct store *store, int op, void *argument)
 }
 
 const struct db_driver pg_driver = {
+    .close = pg_close,
+    .durability_check = pg_durability_check,
     .caps = DB_CAP_ROW_LOCKS | DB_CAP_DML_CTE | DB_CAP_ILIKE | DB_CAP_PROCEDURES |
             DB_CAP_STATEMENT_TIMEOUT,
     .run = pg_driver_run,
@@ -361,28 +362,3 @@ const struct db_driver pg_driver = {
     .control = pg_db_control,
 };
 
-/* ---- the files not yet written over the seam ---- */
-
-cash_result pg_account_lock(struct pg_conn *conn, const char *account_id, int64_t *balance_out,
-                            int64_t *point_out)
-{
-    return account_lock(&conn->tx, account_id, balance_out, point_out);
-}
-
-static cash_result pg_legacy_request_body(struct db_tx *tx, void *pointer)
-{
-    const struct pg_request_work *work = pointer;
-    return work->body((struct pg_conn *)tx, work->context);
-}
-
-cash_result pg_request_run(struct pg_store *store, struct store_request *request,
-                           const struct pg_request_work *work)
-{
-    const struct request_work neutral = {
-        .body = pg_legacy_request_body,
-        .context = (void *)(uintptr_t)work,
-        .outcome = work->outcome,
-        .row = work->row,
-    };
-    return request_run(&store->base, request, &neutral);
-}

@@ -1,8 +1,8 @@
 /*
- * pg_function.c - the PostgreSQL backend's one server-side function: a withdrawal request as
+ * pg_function.c - the PostgreSQL driver's one server-side function: a withdrawal request as
  * one statement, so one round trip and one autocommitted transaction (docs/postgres.md "One
- * round trip"). It does what the multi-statement transaction of pg_withdraw.c does, in the same
- * order and with the same locks: the replay row, the second factor (locked, one use spent), the
+ * round trip"; struct db_driver: withdraw_create_one). It does what the statements of withdraw.c
+ * do, in the same order and with the same locks: the replay row, the second factor (locked, one use spent), the
  * account lock, the bank account, the cooling-off, the daily limit over live withdrawals, the
  * balance, then the guarded debit with its ledger entry and withdrawal row, and the creation
  * event. A refusal is raised with SQLSTATE CW001 and caught by the function's own exception
@@ -28,7 +28,7 @@
 #include "store/pg_internal.h"
 #include "store/store_request.h"
 
-#define WITHDRAW_FUNCTION_NAME "cashd_withdraw_create_v1"
+#define WITHDRAW_FUNCTION_NAME SQL_WITHDRAW_FUNCTION_NAME
 /* The argument types, as to_regprocedure() names the function. */
 #define WITHDRAW_FUNCTION_TYPES                                                                    \
     "(text, text, bigint, bigint, text, text, bigint, bigint, bigint, text, text, text, bigint,"   \
@@ -206,13 +206,6 @@ static const char SQL_WITHDRAW_FUNCTION_CREATE[] =
     "    OUT holder_name_copied text)\n"
     "LANGUAGE plpgsql AS $cashd$" WITHDRAW_FUNCTION_BODY "$cashd$";
 
-static const char SQL_WITHDRAW_FUNCTION_CALL[] =
-    "SELECT outcome, factor_confirmed_ms, bank_code_copied, sealed_number_copied,"
-    " masked_number_copied, holder_name_copied FROM " WITHDRAW_FUNCTION_NAME "($1::text,"
-    " $2::text, $3::bigint, $4::bigint, $5::text, $6::text, $7::bigint, $8::bigint, $9::bigint,"
-    " $10::text, $11::text, $12::text, $13::bigint, $14::bigint, $15::bigint, $16::bigint,"
-    " $17::text, $18::bigint, $19::bigint, $20::bigint)";
-
 /*
  * Installers of several processes follow one another on the newest schema_version row's lock;
  * the second then finds the first's function in place and leaves it (two CREATE OR REPLACE of
@@ -221,7 +214,7 @@ static const char SQL_WITHDRAW_FUNCTION_CALL[] =
 static const char SQL_INSTALL_LOCK[] =
     "SELECT version FROM schema_version ORDER BY version DESC LIMIT 1 FOR UPDATE";
 static const char SQL_INSTALLED[] = "SELECT COUNT(*) FROM pg_catalog.pg_proc"
-                                    " WHERE oid = to_regprocedure($1::text) AND prosrc = $2::text";
+                                    " WHERE oid = to_regprocedure($1) AND prosrc = $2";
 
 /* The refusals the function answers with, by errorCode. */
 static const cash_result withdraw_function_outcomes[] = {
@@ -236,47 +229,47 @@ static const cash_result withdraw_function_outcomes[] = {
 
 /* ---- installing ---- */
 
-/* *installed_out: the function with exactly this body is in place. */
-static cash_result function_installed(struct pg_conn *conn, bool *installed_out)
+/* Runs text (no parameters) to its end, keeping its first row's first number in *first_out. */
+static cash_result function_query(struct db_tx *tx, struct db_stmt *stmt, int64_t *first_out)
 {
-    struct pg_params params;
-    pg_params_start(&params);
-    pg_param_text(&params, WITHDRAW_FUNCTION_NAME WITHDRAW_FUNCTION_TYPES);
-    pg_param_text(&params, WITHDRAW_FUNCTION_BODY);
-    cash_result result = CASH_OK;
-    PGresult *res = pg_exec_dynamic(conn, SQL_INSTALLED, &params, "function lookup", &result);
-    if (res == NULL) {
-        return result;
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    *installed_out = pg_row_int64(&row) == 1;
-    result = pg_row_check(&row, "function lookup");
-    PQclear(res);
+    struct db_row row;
+    db_row_start(&row, stmt);
+    *first_out = db_row_int64(&row);
+    result = db_row_check(&row, "function install");
+    if (result == CASH_OK && db_step(stmt) != CASH_NOT_FOUND) {
+        result = CASH_INTERNAL_ERROR;
+    }
+    (void)tx;
     return result;
 }
 
-static cash_result function_install_body(struct pg_conn *conn, void *context)
+static cash_result function_install_body(struct db_tx *tx, void *context)
 {
     (void)context;
-    cash_result result = CASH_OK;
-    PGresult *res = pg_exec_dynamic(conn, SQL_INSTALL_LOCK, NULL, "function install lock", &result);
-    if (res == NULL) {
+    int64_t version = 0;
+    cash_result result = function_query(tx, db_statement_text(tx, SQL_INSTALL_LOCK), &version);
+    if (result != CASH_OK) {
         return result;
     }
-    PQclear(res);
-    bool installed = false;
-    result = function_installed(conn, &installed);
-    if (result != CASH_OK || installed) {
+    struct db_stmt *stmt = db_statement_text(tx, SQL_INSTALLED);
+    db_bind_text(stmt, WITHDRAW_FUNCTION_NAME WITHDRAW_FUNCTION_TYPES);
+    db_bind_text(stmt, WITHDRAW_FUNCTION_BODY);
+    int64_t installed = 0;
+    result = function_query(tx, stmt, &installed);
+    if (result != CASH_OK || installed == 1) {
         return result;
     }
-    return pg_exec_simple(conn, SQL_WITHDRAW_FUNCTION_CREATE, "withdraw function");
+    return db_exec_simple(tx, SQL_WITHDRAW_FUNCTION_CREATE);
 }
 
 /* Installs the one-statement withdrawal after the migrations (pg_internal.h). */
 cash_result pg_function_install(struct pg_store *store)
 {
-    cash_result result = pg_run(store, PG_WRITE, function_install_body, NULL);
+    cash_result result = db_run(&store->base, DB_WRITE, function_install_body, NULL);
     atomic_store(&store->withdraw_function, result == CASH_OK);
     if (result == CASH_SERVICE_UNAVAILABLE) {
         return result; /* the server is away: so is everything else */
@@ -290,33 +283,45 @@ cash_result pg_function_install(struct pg_store *store)
 
 /* ---- calling ---- */
 
-static void withdraw_function_params(const struct withdraw_create *create,
-                                     const struct store_request *request, struct pg_params *params)
+static void withdraw_function_bind(struct db_stmt *stmt, const struct withdraw_create *create,
+                                   const struct store_request *request)
 {
     const struct second_factor *factor = create->factor;
     const struct withdrawal *w = &create->withdrawal;
     bool replay = request != NULL && request->signature_hex != NULL;
-    pg_params_start(params);
-    pg_param_text(params, replay ? request->api_key : NULL);
-    pg_param_text(params, replay ? request->signature_hex : NULL);
-    pg_param_int64(params, replay ? request->now_ms : 0);
-    pg_param_int64(params, replay ? request->replay_expires_ms : 0);
-    pg_param_text(params, factor->member_id); /* NULL: refused as no factor */
-    pg_param_text(params, factor->verification_id);
-    pg_param_int64(params, factor->now_ms);
-    pg_param_int64(params, factor->window_ms);
-    pg_param_int64(params, factor->uses_max);
-    pg_param_text(params, w->withdraw_id);
-    pg_param_text(params, w->account_id);
-    pg_param_text(params, w->member_id);
-    pg_param_int64(params, w->amount_won);
-    pg_param_int64(params, w->fee_won);
-    pg_param_int64(params, w->total_amount_won);
-    pg_param_int64(params, w->created_ms);
-    pg_param_text(params, create->history_id);
-    pg_param_int64(params, create->day_start_ms);
-    pg_param_int64(params, create->daily_limit_won);
-    pg_param_int64(params, create->bank_cooling_off_ms);
+    if (replay) {
+        db_bind_text(stmt, request->api_key);
+        db_bind_text(stmt, request->signature_hex);
+    } else {
+        db_bind_null(stmt);
+        db_bind_null(stmt);
+    }
+    db_bind_int64(stmt, replay ? request->now_ms : 0);
+    db_bind_int64(stmt, replay ? request->replay_expires_ms : 0);
+    if (factor->member_id != NULL) {
+        db_bind_text(stmt, factor->member_id);
+    } else {
+        db_bind_null(stmt); /* refused as no factor */
+    }
+    if (factor->verification_id != NULL) {
+        db_bind_text(stmt, factor->verification_id);
+    } else {
+        db_bind_null(stmt);
+    }
+    db_bind_int64(stmt, factor->now_ms);
+    db_bind_int64(stmt, factor->window_ms);
+    db_bind_int64(stmt, factor->uses_max);
+    db_bind_text(stmt, w->withdraw_id);
+    db_bind_text(stmt, w->account_id);
+    db_bind_text(stmt, w->member_id);
+    db_bind_int64(stmt, w->amount_won);
+    db_bind_int64(stmt, w->fee_won);
+    db_bind_int64(stmt, w->total_amount_won);
+    db_bind_int64(stmt, w->created_ms);
+    db_bind_text(stmt, create->history_id);
+    db_bind_int64(stmt, create->day_start_ms);
+    db_bind_int64(stmt, create->daily_limit_won);
+    db_bind_int64(stmt, create->bank_cooling_off_ms);
 }
 
 /* The result the function's outcome names; CASH_INTERNAL_ERROR for a name it never answers. */
@@ -333,51 +338,48 @@ static cash_result withdraw_function_outcome(const char *outcome)
 }
 
 /* The rest of a committed withdrawal's row: when the factor was confirmed, the bank account. */
-static cash_result withdraw_function_row(struct pg_row *row, struct bank_account *bank_out,
+static cash_result withdraw_function_row(struct db_row *row, struct bank_account *bank_out,
                                          int64_t *confirmed_ms_out)
 {
     memset(bank_out, 0, sizeof(*bank_out));
-    int64_t confirmed_ms = pg_row_int64(row);
-    pg_row_text(row, bank_out->bank_code, sizeof(bank_out->bank_code));
-    pg_row_text(row, bank_out->sealed_number, sizeof(bank_out->sealed_number));
-    pg_row_text(row, bank_out->masked_number, sizeof(bank_out->masked_number));
-    pg_row_text(row, bank_out->holder_name, sizeof(bank_out->holder_name));
+    int64_t confirmed_ms = db_row_int64(row);
+    db_row_text(row, bank_out->bank_code, sizeof(bank_out->bank_code));
+    db_row_text(row, bank_out->sealed_number, sizeof(bank_out->sealed_number));
+    db_row_text(row, bank_out->masked_number, sizeof(bank_out->masked_number));
+    db_row_text(row, bank_out->holder_name, sizeof(bank_out->holder_name));
     if (confirmed_ms <= 0) {
         row->ok = false;
     }
-    cash_result result = pg_row_check(row, WITHDRAW_FUNCTION_NAME);
+    cash_result result = db_row_check(row, WITHDRAW_FUNCTION_NAME);
     if (result == CASH_OK) {
         *confirmed_ms_out = confirmed_ms;
     }
     return result;
 }
 
-/* A withdrawal request as one statement on conn (pg_internal.h). */
-cash_result pg_withdraw_function_call(struct pg_conn *conn, const struct withdraw_create *create,
-                                      const struct store_request *request,
-                                      struct bank_account *bank_out, int64_t *confirmed_ms_out)
+/* A withdrawal request as the one statement (SQL_WITHDRAW_FUNCTION_CALL). */
+static cash_result withdraw_function_call(struct db_tx *tx, const struct withdraw_create *create,
+                                          const struct store_request *request,
+                                          struct bank_account *bank_out,
+                                          int64_t *confirmed_ms_out)
 {
-    struct pg_params params;
-    withdraw_function_params(create, request, &params);
-    cash_result result = CASH_OK;
-    PGresult *res =
-        pg_exec(conn, SQL_WITHDRAW_FUNCTION_CALL, &params, "withdraw function", &result);
-    if (res == NULL) {
+    struct db_stmt *stmt = db_statement(tx, SQL_WITHDRAW_FUNCTION_CALL);
+    withdraw_function_bind(stmt, create, request);
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        if (result == CASH_NOT_FOUND) {
+            log_error("store: " WITHDRAW_FUNCTION_NAME " answered no outcome");
+            result = CASH_INTERNAL_ERROR;
+        }
         return result;
     }
-    struct pg_row row;
-    pg_row_start(&row, res, 0);
-    const char *outcome = pg_row_text_view(&row); /* no row: not ok */
-    if (!row.ok) {
-        log_error("store: " WITHDRAW_FUNCTION_NAME " answered no outcome");
-        result = CASH_INTERNAL_ERROR;
-    } else {
-        result = withdraw_function_outcome(outcome);
-    }
+    struct db_row row;
+    db_row_start(&row, stmt);
+    const char *outcome = db_row_text_view(&row);
+    result = row.ok ? withdraw_function_outcome(outcome) : CASH_INTERNAL_ERROR;
     if (result == CASH_OK) {
         result = withdraw_function_row(&row, bank_out, confirmed_ms_out);
     }
-    PQclear(res);
     return result;
 }
 
@@ -388,11 +390,11 @@ struct withdraw_one {
     int64_t confirmed_ms;
 };
 
-static cash_result withdraw_one_body(struct pg_conn *conn, void *pointer)
+static cash_result withdraw_one_body(struct db_tx *tx, void *pointer)
 {
     struct withdraw_one *call = pointer;
-    return pg_withdraw_function_call(conn, call->create, call->request, &call->bank,
-                                     &call->confirmed_ms);
+    return withdraw_function_call(tx, call->create, call->request, &call->bank,
+                                  &call->confirmed_ms);
 }
 
 /*
@@ -411,7 +413,7 @@ cash_result pg_withdraw_create_one(struct store *base, struct withdraw_create *c
     }
     struct withdraw_one call = {.create = create, .request = request};
     store_request_clear(request);
-    cash_result result = pg_run(store, PG_WRITE_ONE, withdraw_one_body, &call);
+    cash_result result = db_run(base, DB_WRITE_ONE, withdraw_one_body, &call);
     if (request != NULL) {
         store_request_settle(request, result);
     }

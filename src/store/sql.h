@@ -76,7 +76,12 @@ enum sql_id {
     SQL_CLAIM_TAKE,
     SQL_CLAIM_RENEW,
     SQL_SETTLE_UPDATE,
-    /* withdraw.c */
+    /* withdraw.c: the request, reads, the cancel */
+    SQL_WITHDRAW_INSERT,
+    SQL_WITHDRAW_GET,
+    SQL_WITHDRAW_DAY_TOTAL,
+    SQL_WITHDRAW_CANCEL,
+    SQL_WITHDRAW_FUNCTION_CALL,
     /* withdraw_list.c */
     /* audit.c */
     SQL_AUDIT_ACCOUNTS,
@@ -103,7 +108,12 @@ struct sql_statement {
     unsigned variant_caps;      /* a driver with all these capability bits ... */
     const char *variant_text;   /* ... runs this text instead */
     bool stream;                /* rows are read one at a time from the server (large scans) */
+    unsigned requires_caps;     /* only a driver with all these capability bits runs it */
 };
+
+/* The server-side function of the one-statement withdrawal (pg_function.c installs it); a new
+ * text or new parameters is a new name, so that old and new processes can share a database. */
+#define SQL_WITHDRAW_FUNCTION_NAME "cashd_withdraw_create_v1"
 
 /* The catalogue entry of id. */
 const struct sql_statement *sql_statement_of(enum sql_id id);

@@ -39,15 +39,6 @@
 #include "common/log.h"
 #include "store/sqlite_internal.h"
 
-static void sqlite_close(struct store *store);
-
-static const struct store_ops sqlite_ops = {
-    .close = sqlite_close,
-    .withdraw_create = sqlite_withdraw_create,
-    .withdraw_get = sqlite_withdraw_get,
-    .withdraw_cancel = sqlite_withdraw_cancel,
-    .durability_check = sqlite_durability_check,
-};
 
 /* Writes "text" or, with detail, "text detail" into why. */
 static void why_set(char *why, size_t why_size, const char *text, const char *detail)
@@ -59,7 +50,7 @@ static void why_set(char *why, size_t why_size, const char *text, const char *de
 
 struct sqlite_store *sqlite_store_of(struct store *store)
 {
-    assert(store != NULL && store->ops == &sqlite_ops);
+    assert(store != NULL && store->driver == &sqlite_driver);
     return (struct sqlite_store *)store;
 }
 
@@ -242,7 +233,6 @@ cash_result store_sqlite_open(const char *path, struct store **out, char *why, s
         why_set(why, why_size, "out of memory", "");
         return CASH_INTERNAL_ERROR;
     }
-    store->base.ops = &sqlite_ops;
     store->base.driver = &sqlite_driver;
     store->path = strdup(path);
     cash_result result = CASH_INTERNAL_ERROR;
@@ -274,7 +264,7 @@ out_free_store:
     return result;
 }
 
-static void sqlite_close(struct store *base)
+void sqlite_close(struct store *base)
 {
     struct sqlite_store *store = sqlite_store_of(base);
     for (size_t i = 0; i < store->reader_count; i++) {
@@ -388,7 +378,7 @@ static cash_result transaction_end(struct sqlite_conn *conn, bool commit)
 _Static_assert(DB_GROUP_COMMIT_JOBS_MAX >= 1, "a batch holds at least the leader's own job");
 
 struct sqlite_group_job {
-    sqlite_tx_body body;
+    db_body body;
     void *context;
     cash_result result;            /* the leader's to write until done, then the caller's */
     bool done;                     /* guarded by group_mutex */
@@ -468,7 +458,7 @@ static bool group_job_run(struct sqlite_conn *conn, struct sqlite_group_job *job
     if (job->result != CASH_OK) {
         return false;
     }
-    job->result = job->body(conn, job->context);
+    job->result = job->body(&conn->tx, job->context);
     /* As at the end of a transaction: nothing left running, no binding into the caller's memory. */
     sqlite_stmt_reset_all(conn);
     if (sqlite3_get_autocommit(conn->db) != 0) {
@@ -483,7 +473,7 @@ static bool group_job_run(struct sqlite_conn *conn, struct sqlite_group_job *job
 /* A batch of one needs no savepoint: the open transaction is the job's own. */
 static void group_alone_run(struct sqlite_conn *conn, struct sqlite_group_job *job)
 {
-    job->result = job->body(conn, job->context);
+    job->result = job->body(&conn->tx, job->context);
     sqlite_stmt_reset_all(conn);
     if (job->result != CASH_OK) {
         group_rollback(conn);
@@ -567,7 +557,7 @@ static void group_lead(struct sqlite_store *store, struct sqlite_group_job *own)
 }
 
 /* Runs body in the write transaction of a batch, durable before it returns (sqlite_internal.h). */
-cash_result sqlite_write_run(struct sqlite_store *store, sqlite_tx_body body, void *context)
+cash_result sqlite_write_run(struct sqlite_store *store, db_body body, void *context)
 {
     struct sqlite_group_job job = {
         .body = body,
@@ -609,7 +599,7 @@ void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stat
 }
 
 /* Runs body on a reader connection, in one read transaction when snapshot. */
-cash_result sqlite_read_run(struct sqlite_store *store, sqlite_tx_body body, void *context,
+cash_result sqlite_read_run(struct sqlite_store *store, db_body body, void *context,
                             bool snapshot)
 {
     struct sqlite_conn *conn = NULL;
@@ -623,7 +613,7 @@ cash_result sqlite_read_run(struct sqlite_store *store, sqlite_tx_body body, voi
             goto out_release;
         }
     }
-    result = body(conn, context);
+    result = body(&conn->tx, context);
     if (snapshot) {
         /* A read transaction has nothing to keep: ending it is enough either way. */
         cash_result ended = transaction_end(conn, true);
@@ -661,32 +651,6 @@ cash_result sqlite_exec(struct sqlite_conn *conn, const char *sql, const char *w
     return CASH_OK;
 }
 
-sqlite3_stmt *sqlite_stmt(struct sqlite_conn *conn, const char *sql)
-{
-    for (size_t i = 0; i < conn->slot_count; i++) {
-        if (conn->slots[i].sql == sql) {
-            sqlite3_stmt *stmt = conn->slots[i].stmt;
-            sqlite3_reset(stmt);
-            sqlite3_clear_bindings(stmt);
-            return stmt;
-        }
-    }
-    if (conn->slot_count == SQLITE_STMT_CACHE_MAX) {
-        log_error("store: the statement cache is full (SQLITE_STMT_CACHE_MAX)");
-        return NULL;
-    }
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-    if (rc != SQLITE_OK) {
-        sqlite_fail(conn, rc, "prepare");
-        return NULL;
-    }
-    conn->slots[conn->slot_count].sql = sql;
-    conn->slots[conn->slot_count].stmt = stmt;
-    conn->slot_count++;
-    return stmt;
-}
-
 void sqlite_stmt_reset_all(struct sqlite_conn *conn)
 {
     sqlite3_stmt *stmt = sqlite3_next_stmt(conn->db, NULL);
@@ -699,75 +663,4 @@ void sqlite_stmt_reset_all(struct sqlite_conn *conn)
     }
 }
 
-cash_result sqlite_step_row(struct sqlite_conn *conn, sqlite3_stmt *stmt, const char *what)
-{
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        return CASH_OK;
-    }
-    if (rc == SQLITE_DONE) {
-        return CASH_NOT_FOUND;
-    }
-    return sqlite_fail(conn, rc, what);
-}
 
-cash_result sqlite_step_done(struct sqlite_conn *conn, sqlite3_stmt *stmt, const char *what,
-                             int64_t *changes_out)
-{
-    int rc = sqlite3_step(stmt);
-    while (rc == SQLITE_ROW) {
-        rc = sqlite3_step(stmt);
-    }
-    if (rc != SQLITE_DONE) {
-        return sqlite_fail(conn, rc, what);
-    }
-    if (changes_out != NULL) {
-        *changes_out = sqlite3_changes64(conn->db);
-    }
-    return CASH_OK;
-}
-
-/* ---- binding ---- */
-
-void sqlite_bind_start(struct sqlite_binder *binder, sqlite3_stmt *stmt)
-{
-    binder->stmt = stmt;
-    binder->index = 0;
-    binder->rc = SQLITE_OK;
-}
-
-static void bind_record(struct sqlite_binder *binder, int rc)
-{
-    if (binder->rc == SQLITE_OK) {
-        binder->rc = rc;
-    }
-}
-
-void sqlite_bind_text(struct sqlite_binder *binder, const char *text)
-{
-    binder->index++;
-    /* SQLITE_STATIC: the text outlives this use of the statement (see sqlite_internal.h). */
-    bind_record(binder, sqlite3_bind_text(binder->stmt, binder->index, text, -1, SQLITE_STATIC));
-}
-
-void sqlite_bind_int64(struct sqlite_binder *binder, int64_t value)
-{
-    binder->index++;
-    bind_record(binder, sqlite3_bind_int64(binder->stmt, binder->index, value));
-}
-
-void sqlite_bind_null(struct sqlite_binder *binder)
-{
-    binder->index++;
-    bind_record(binder, sqlite3_bind_null(binder->stmt, binder->index));
-}
-
-cash_result sqlite_bind_check(struct sqlite_conn *conn, struct sqlite_binder *binder,
-                              const char *what)
-{
-    if (binder->rc != SQLITE_OK) {
-        return sqlite_fail(conn, binder->rc, what);
-    }
-    assert(binder->index == sqlite3_bind_parameter_count(binder->stmt));
-    return CASH_OK;
-}

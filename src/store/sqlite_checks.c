@@ -114,9 +114,10 @@ static cash_result checks_rewrite(sqlite3 *db)
 
 /* The rewrite's transaction, with writable_schema on only inside it. Anything but CASH_OK rolls
  * it back whole. */
-static cash_result checks_rewrite_step(struct sqlite_conn *conn, void *context)
+static cash_result checks_rewrite_step(struct db_tx *tx, void *context)
 {
     (void)context;
+    struct sqlite_conn *conn = (struct sqlite_conn *)tx; /* the writer: its first member */
     if (sqlite3_exec(conn->db, "PRAGMA writable_schema = ON", NULL, NULL, NULL) != SQLITE_OK) {
         return checks_refused(conn->db);
     }

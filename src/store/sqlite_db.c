@@ -11,7 +11,6 @@
 
 #include "common/log.h"
 #include "store/sqlite_internal.h"
-#include "store/store_internal.h"
 
 struct sqlite_db_stmt {
     struct db_stmt base; /* first member */
@@ -238,47 +237,41 @@ static cash_result sqlite_db_exec_simple(struct db_tx *tx, const char *sql)
     return sqlite_exec((struct sqlite_conn *)tx, sql, sql);
 }
 
-/* A body of the driver, run on a connection of sqlite.c's. */
-struct sqlite_driver_call {
-    db_body body;
-    void *context;
-};
-
-static cash_result sqlite_driver_body(struct sqlite_conn *conn, void *pointer)
-{
-    struct sqlite_driver_call *call = pointer;
-    return call->body(&conn->tx, call->context);
-}
-
 /* One run of body (db.h): reads on a reader, writes in a group commit; never "again". */
 static cash_result sqlite_driver_run(struct store *base, enum db_mode mode, db_body body,
                                      void *context, bool *again)
 {
     struct sqlite_store *store = sqlite_store_of(base);
-    struct sqlite_driver_call call = {.body = body, .context = context};
     *again = false;
     switch (mode) {
     case DB_READ:
-        return sqlite_read_run(store, sqlite_driver_body, &call, false);
+        return sqlite_read_run(store, body, context, false);
     case DB_SNAPSHOT:
-        return sqlite_read_run(store, sqlite_driver_body, &call, true);
+        return sqlite_read_run(store, body, context, true);
     case DB_WRITE:
     case DB_WRITE_ONE:
         break;
     }
-    return sqlite_write_run(store, sqlite_driver_body, &call);
+    return sqlite_write_run(store, body, context);
 }
 
 static int sqlite_db_control(struct store *store, int op, void *argument)
 {
-    if (op == DB_CONTROL_GROUP_STATS) {
+    switch (op) {
+    case DB_CONTROL_GROUP_STATS:
         sqlite_group_stats_get(sqlite_store_of(store), argument);
         return 0;
+    case DB_CONTROL_SQLITE_WRITER:
+        *(sqlite3 **)argument = sqlite_store_of(store)->writer.db;
+        return 0;
+    default:
+        return -1;
     }
-    return -1;
 }
 
 const struct db_driver sqlite_driver = {
+    .close = sqlite_close,
+    .durability_check = sqlite_durability_check,
     .caps = 0,
     .run = sqlite_driver_run,
     .statement = sqlite_db_statement,
@@ -296,22 +289,3 @@ const struct db_driver sqlite_driver = {
     .control = sqlite_db_control,
 };
 
-/* ---- the files not yet written over the seam ---- */
-
-static cash_result sqlite_legacy_body(struct db_tx *tx, void *pointer)
-{
-    const struct sqlite_request_work *work = pointer;
-    return work->body((struct sqlite_conn *)tx, work->context);
-}
-
-cash_result sqlite_request_run(struct sqlite_store *store, struct store_request *request,
-                               const struct sqlite_request_work *work)
-{
-    const struct request_work neutral = {
-        .body = sqlite_legacy_body,
-        .context = (void *)(uintptr_t)work,
-        .outcome = work->outcome,
-        .row = work->row,
-    };
-    return request_run(&store->base, request, &neutral);
-}

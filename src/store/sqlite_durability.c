@@ -9,21 +9,17 @@
 
 #define SQLITE_SYNCHRONOUS_FULL 2
 
-static cash_result durability_read(struct sqlite_conn *conn, void *context)
+static cash_result durability_read(struct db_tx *tx, int64_t *level)
 {
-    int64_t *level = context;
-    sqlite3_stmt *stmt = sqlite_stmt(conn, "PRAGMA synchronous");
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
-    cash_result result = sqlite_step_row(conn, stmt, "synchronous");
+    struct db_stmt *stmt = db_statement_text(tx, "PRAGMA synchronous");
+    cash_result result = db_step(stmt);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
     }
-    struct sqlite_row row;
-    sqlite_row_start(&row, stmt);
-    *level = sqlite_row_int64(&row);
-    return sqlite_row_check(&row, "synchronous");
+    struct db_row row;
+    db_row_start(&row, stmt);
+    *level = db_row_int64(&row);
+    return db_row_check(&row, "synchronous");
 }
 
 /* Reads synchronous on the connection that commits (the writer); see store.h. */
@@ -33,7 +29,7 @@ cash_result sqlite_durability_check(struct store *base, char *why, size_t why_si
     struct sqlite_conn *conn = &store->writer;
     int64_t level = -1;
     pthread_mutex_lock(&store->writer_mutex);
-    cash_result result = durability_read(conn, &level);
+    cash_result result = durability_read(&conn->tx, &level);
     sqlite_stmt_reset_all(conn);
     pthread_mutex_unlock(&store->writer_mutex);
     if (result != CASH_OK) {

@@ -1,13 +1,13 @@
 /*
- * store.c - the one place that chooses a backend (ARCHITECTURE: one store interface, chosen in
- * one place), and the store_* functions that hand each call to it.
+ * store.c - the one place that chooses a driver (ARCHITECTURE: one store interface, chosen in
+ * one place), and the calls that are the driver's alone: closing, and SPEC 7's durability check.
  */
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "store/db.h"
 #include "store/store.h"
-#include "store/store_request.h"
 
 #define SQLITE_SCHEME "sqlite:"
 
@@ -56,40 +56,12 @@ cash_result store_open_options(const char *url, const struct store_options *opti
 void store_close(struct store *store)
 {
     if (store != NULL) {
-        store->ops->close(store);
+        store->driver->close(store);
     }
-}
-
-/* The functions below hand each call to the backend; their contracts are in store.h. */
-
-cash_result store_withdraw_create(struct store *store, struct withdraw_create *create,
-                                  struct withdrawal *out, struct store_request *request)
-{
-    if (!store_request_valid(request)) {
-        return CASH_VALIDATION_ERROR;
-    }
-    return store->ops->withdraw_create(store, create, out, request);
-}
-
-cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
-                               struct withdrawal *out)
-{
-    return store->ops->withdraw_get(store, account_id, withdraw_id, out);
-}
-
-cash_result store_withdraw_cancel(struct store *store, const char *account_id,
-                                  const char *withdraw_id, const char *history_id, int64_t now_ms,
-                                  struct withdrawal *out, struct store_request *request)
-{
-    if (!store_request_valid(request)) {
-        return CASH_VALIDATION_ERROR;
-    }
-    return store->ops->withdraw_cancel(store, account_id, withdraw_id, history_id, now_ms, out,
-                                       request);
 }
 
 cash_result store_durability_check(struct store *store, char *why, size_t why_size)
 {
     assert(store != NULL);
-    return store->ops->durability_check(store, why, why_size);
+    return store->driver->durability_check(store, why, why_size);
 }

@@ -1,14 +1,26 @@
 /*
- * store.h - the one storage interface of cashd (ARCHITECTURE: store). Every backend implements
- * struct store_ops; callers use the store_* functions below and never learn which backend answers.
+ * store.h - the one storage interface of cashd (ARCHITECTURE: store). Callers use the store_*
+ * functions below and never learn which database answers.
  *
- * Rules every backend keeps:
- * - A balance change, its ledger entry and the row that caused it are written in one transaction
- *   inside one store function; an error rolls all of it back (nothing half-written).
+ * How it is built (docs/postgres.md, "The driver"):
+ * - Each feature is written once, in a file of its own: account.c, request.c (the replay cache
+ *   and idempotency keys), bank.c, guard.c (abuse limits, TOTP), verification.c, ledger.c,
+ *   withdraw.c, withdraw_list.c, lifecycle.c, payout.c, audit.c, migrate.c. They order the checks
+ *   inside a transaction; the rules themselves (amounts, limits, the next ledger entry, refunds,
+ *   confirmations) are domain/'s.
+ * - They reach a database through a seam of a dozen verbs (db.h), with every statement in one
+ *   catalogue (sql.c), and share what runs inside a transaction through store_internal.h.
+ * - Two drivers implement the seam: SQLite (sqlite*.c: one writer with group commit, checkpoints
+ *   outside the commit, a pool of readers) and PostgreSQL (pg*.c: a pool, READ COMMITTED with row
+ *   locks, the one-statement withdrawal). store_open() chooses one, in this one place.
+ *
+ * Rules every function keeps:
+ * - A balance change, its ledger entry, the row that caused it and its event are written in one
+ *   transaction inside one store function; an error rolls all of it back (nothing half-written).
  * - The balance never goes below zero whatever the concurrency (guarded debit).
  * - Results: CASH_OK; CASH_NOT_FOUND for a missing row; the business codes named per function;
  *   CASH_SERVICE_UNAVAILABLE when the database stayed busy past DB_TIMEOUT_MS; CASH_INTERNAL_ERROR
- *   for anything else (logged by the backend, without secrets).
+ *   for anything else (logged by the driver, without secrets).
  * - All out-structs are written only on CASH_OK.
  * - Functions are safe to call from many threads at once on one struct store.
  */
@@ -238,32 +250,10 @@ struct withdraw_outcome {
     int64_t now_ms;
 };
 
-struct store_ops {
-    void (*close)(struct store *store);
-
-
-
-
-
-
-    cash_result (*withdraw_create)(struct store *store, struct withdraw_create *create,
-                                   struct withdrawal *out, struct store_request *request);
-    cash_result (*withdraw_get)(struct store *store, const char *account_id,
-                                const char *withdraw_id, struct withdrawal *out);
-    cash_result (*withdraw_cancel)(struct store *store, const char *account_id,
-                                   const char *withdraw_id, const char *history_id, int64_t now_ms,
-                                   struct withdrawal *out, struct store_request *request);
-
-
-
-
-    cash_result (*durability_check)(struct store *store, char *why, size_t why_size);
-};
 
 struct db_driver; /* db.h */
 
 struct store {
-    const struct store_ops *ops;
     const struct db_driver *driver; /* the seam the logic written once runs on (db.h) */
     atomic_uint_fast64_t replay_calls; /* store_replay_remember calls, for pruning now and then */
 };
@@ -474,7 +464,7 @@ cash_result store_ledger_verify(struct store *store,
  */
 cash_result store_durability_check(struct store *store, char *why, size_t why_size);
 
-/* Backend constructors, used by store_open() only. */
+/* The drivers' constructors, used by store_open() only. */
 cash_result store_sqlite_open(const char *path, struct store **out, char *why, size_t why_size);
 cash_result store_pg_open(const char *url, const struct store_options *options, struct store **out,
                           char *why, size_t why_size);

@@ -26,7 +26,7 @@
 #define BALLAST_WRITES         100 /* ~10,000 frames in all: 2.5 times the catch-up threshold */
 #define WAL_FRAME_BYTES(page)  ((page) + 24)
 
-static cash_result ballast_body(struct sqlite_conn *conn, void *context)
+static cash_result ballast_body(struct db_tx *tx, void *context)
 {
     (void)context;
     char sql[160];
@@ -34,14 +34,13 @@ static cash_result ballast_body(struct sqlite_conn *conn, void *context)
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
              " INSERT INTO ballast SELECT randomblob(3000) FROM n",
              BALLAST_ROWS_PER_WRITE);
-    return sqlite3_exec(conn->db, sql, NULL, NULL, NULL) == SQLITE_OK ? CASH_OK
-                                                                      : CASH_INTERNAL_ERROR;
+    return db_exec_simple(tx, sql);
 }
 
 static uint64_t checkpoints(struct fixture *f)
 {
     struct sqlite_group_stats stats;
-    sqlite_group_stats_get(sqlite_store_of(f->store), &stats);
+    assert_int_equal(db_control(f->store, DB_CONTROL_GROUP_STATS, &stats), 0);
     return stats.checkpoints;
 }
 
@@ -58,7 +57,7 @@ static void test_short_wal_left_alone(void **state)
     (void)state;
     struct fixture *f = fixture_new();
     fixture_sql(f, "CREATE TABLE ballast (b BLOB)");
-    assert_int_equal(sqlite_write_run(sqlite_store_of(f->store), ballast_body, NULL), CASH_OK);
+    assert_int_equal(db_run(f->store, DB_WRITE, ballast_body, NULL), CASH_OK);
     assert_int_equal(checkpoints(f), 0);
     fixture_free(f);
 }
@@ -71,7 +70,7 @@ static void test_wal_checkpointed_and_bounded(void **state)
     long long page = fixture_sql_int(f, "PRAGMA page_size");
     long long largest = 0;
     for (int i = 0; i < BALLAST_WRITES; i++) {
-        assert_int_equal(sqlite_write_run(sqlite_store_of(f->store), ballast_body, NULL), CASH_OK);
+        assert_int_equal(db_run(f->store, DB_WRITE, ballast_body, NULL), CASH_OK);
         long long bytes = wal_bytes(f);
         largest = bytes > largest ? bytes : largest;
     }
@@ -105,15 +104,15 @@ static void test_lagging_checkpoint_caught_up(void **state)
     fixture_sql(f, "CREATE TABLE ballast (b BLOB)");
     pthread_mutex_lock(&store->checkpoint_mutex);
     while (atomic_load(&store->wal_frames) < DB_CHECKPOINT_CATCH_UP_FRAMES) {
-        assert_int_equal(sqlite_write_run(store, ballast_body, NULL), CASH_OK);
+        assert_int_equal(db_run(f->store, DB_WRITE, ballast_body, NULL), CASH_OK);
     }
     pthread_mutex_unlock(&store->checkpoint_mutex);
     assert_int_equal(checkpoints(f), 0);
 
-    assert_int_equal(sqlite_write_run(store, ballast_body, NULL), CASH_OK);
+    assert_int_equal(db_run(f->store, DB_WRITE, ballast_body, NULL), CASH_OK);
     assert_int_equal(checkpoints(f), 1);
     assert_int_equal(atomic_load(&store->wal_frames_copied), atomic_load(&store->wal_frames));
-    assert_int_equal(sqlite_write_run(store, ballast_body, NULL), CASH_OK);
+    assert_int_equal(db_run(f->store, DB_WRITE, ballast_body, NULL), CASH_OK);
     assert_true(atomic_load(&store->wal_frames) < DB_CHECKPOINT_FRAMES); /* started over */
     fixture_free(f);
 }

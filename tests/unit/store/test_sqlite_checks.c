@@ -1,6 +1,6 @@
 /*
  * test_sqlite_checks.c - the SQLite migration writes every CHECK (column IN (...)) of three values
- * or more as ORs (src/store/sqlite_schema.c), so that SQLite builds no temporary B-tree per row
+ * or more as ORs (src/store/sqlite_checks.c), so that SQLite builds no temporary B-tree per row
  * written. What must hold:
  *   - after store_migrate, no table's SQL holds such an IN list, and the database is sound;
  *   - every rewritten check still refuses what it refused (one bad value per check);
@@ -145,7 +145,8 @@ static void test_refused_rewrite_keeps_in_form(void **state)
     (void)state;
     struct fixture *f = fixture_new();
     checks_revert(f);
-    sqlite3 *writer = sqlite_store_of(f->store)->writer.db;
+    sqlite3 *writer = NULL;
+    assert_int_equal(db_control(f->store, DB_CONTROL_SQLITE_WRITER, &writer), 0);
     assert_int_equal(sqlite3_db_config(writer, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL), SQLITE_OK);
     int version = 0;
     assert_int_equal(store_migrate(f->store, &version), CASH_OK);

@@ -40,7 +40,7 @@ static const char *const group_members[GROUP_ACCOUNTS] = {"25112410000001", "251
 static struct sqlite_group_stats group_stats(struct fixture *f)
 {
     struct sqlite_group_stats stats;
-    sqlite_group_stats_get(sqlite_store_of(f->store), &stats);
+    assert_int_equal(db_control(f->store, DB_CONTROL_GROUP_STATS, &stats), 0);
     return stats;
 }
 
@@ -75,26 +75,26 @@ static void sleep_ms(long ms)
 /*
  * ---- the gate: a write that holds its batch open until `wait_for` calls are queued ----
  * The calls behind it must queue without taking the writer connection's mutex, which the gate's
- * batch holds: every store write does (sqlite_write_run only queues).
+ * batch holds: every store write does (a DB_WRITE run only queues).
  */
 
 struct gate {
-    struct sqlite_store *store;
+    struct store *store;
     size_t wait_for;
     atomic_bool running;
     cash_result result;
 };
 
-static cash_result gate_body(struct sqlite_conn *conn, void *context)
+static cash_result gate_body(struct db_tx *tx, void *context)
 {
-    (void)conn;
+    (void)tx;
     struct gate *gate = context;
     atomic_store(&gate->running, true);
     struct sqlite_group_stats stats;
-    sqlite_group_stats_get(gate->store, &stats);
+    db_control(gate->store, DB_CONTROL_GROUP_STATS, &stats);
     while (stats.queued < gate->wait_for) {
         sleep_ms(1);
-        sqlite_group_stats_get(gate->store, &stats);
+        db_control(gate->store, DB_CONTROL_GROUP_STATS, &stats);
     }
     return CASH_OK;
 }
@@ -102,7 +102,7 @@ static cash_result gate_body(struct sqlite_conn *conn, void *context)
 static void *gate_thread(void *pointer)
 {
     struct gate *gate = pointer;
-    gate->result = sqlite_write_run(gate->store, gate_body, gate);
+    gate->result = db_run(gate->store, DB_WRITE, gate_body, gate);
     return NULL;
 }
 
@@ -110,7 +110,7 @@ static void *gate_thread(void *pointer)
 static pthread_t gate_open(struct gate *gate, struct fixture *f, size_t wait_for)
 {
     pthread_t thread;
-    gate->store = sqlite_store_of(f->store);
+    gate->store = f->store;
     gate->wait_for = wait_for;
     atomic_store(&gate->running, false);
     gate->result = CASH_INTERNAL_ERROR;
@@ -387,13 +387,13 @@ enum raw_kind {
 };
 
 struct raw_job {
-    struct sqlite_store *store;
+    struct store *store;
     int id;
     enum raw_kind kind;
     cash_result result;
 };
 
-static cash_result raw_body(struct sqlite_conn *conn, void *context)
+static cash_result raw_body(struct db_tx *tx, void *context)
 {
     struct raw_job *job = context;
     char sql[160];
@@ -403,7 +403,7 @@ static cash_result raw_body(struct sqlite_conn *conn, void *context)
     } else {
         snprintf(sql, sizeof(sql), "INSERT INTO group_rows (id) VALUES (%d)", job->id);
     }
-    cash_result result = sqlite_exec(conn, sql, "test insert");
+    cash_result result = db_exec_simple(tx, sql);
     if (result != CASH_OK) {
         return result;
     }
@@ -411,7 +411,7 @@ static cash_result raw_body(struct sqlite_conn *conn, void *context)
     case RAW_REFUSE:
         return CASH_NOT_ENOUGH_BALANCE;
     case RAW_LOSE:
-        sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+        (void)db_exec_simple(tx, "ROLLBACK");
         return CASH_OK; /* what a body that missed the loss would say */
     default:
         return CASH_OK;
@@ -421,7 +421,7 @@ static cash_result raw_body(struct sqlite_conn *conn, void *context)
 static void *raw_thread(void *pointer)
 {
     struct raw_job *job = pointer;
-    job->result = sqlite_write_run(job->store, raw_body, job);
+    job->result = db_run(job->store, DB_WRITE, raw_body, job);
     return NULL;
 }
 
@@ -444,7 +444,7 @@ static void raw_batch(struct fixture *f, struct raw_job *jobs, size_t count)
     struct gate gate;
     pthread_t gate_id = gate_open(&gate, f, count);
     for (size_t i = 0; i < count; i++) {
-        jobs[i].store = sqlite_store_of(f->store);
+        jobs[i].store = f->store;
         assert_int_equal(pthread_create(&threads[i], NULL, raw_thread, &jobs[i]), 0);
     }
     for (size_t i = 0; i < count; i++) {
@@ -487,7 +487,7 @@ static void raw_check_lost(struct fixture *f, struct raw_job *jobs, size_t count
     group_reopen(f);
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM group_rows"), 0);
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM group_child"), 0);
-    struct raw_job after = {.store = sqlite_store_of(f->store), .id = 1000, .kind = RAW_KEEP};
+    struct raw_job after = {.store = f->store, .id = 1000, .kind = RAW_KEEP};
     raw_thread(&after);
     assert_int_equal(after.result, CASH_OK);
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM group_rows"), 1);
@@ -539,7 +539,7 @@ static void test_alone_job(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sqlite_group_stats before = group_stats(f);
         struct raw_job job = {
-            .store = sqlite_store_of(f->store), .id = (int)i + 1, .kind = cases[i].kind};
+            .store = f->store, .id = (int)i + 1, .kind = cases[i].kind};
         raw_thread(&job);
         assert_int_equal(job.result, cases[i].result);
         struct sqlite_group_stats after = group_stats(f);
@@ -567,7 +567,7 @@ static void test_busy_fails_the_batch(void **state)
     pthread_t threads[COUNT];
     for (int i = 0; i < COUNT; i++) {
         jobs[i] =
-            (struct raw_job){.store = sqlite_store_of(f->store), .id = i + 1, .kind = RAW_KEEP};
+            (struct raw_job){.store = f->store, .id = i + 1, .kind = RAW_KEEP};
         assert_int_equal(pthread_create(&threads[i], NULL, raw_thread, &jobs[i]), 0);
     }
     for (int i = 0; i < COUNT; i++) {
@@ -579,7 +579,7 @@ static void test_busy_fails_the_batch(void **state)
         assert_int_equal(jobs[i].result, CASH_SERVICE_UNAVAILABLE);
     }
     assert_int_equal(fixture_sql_int(f, "SELECT COUNT(*) FROM group_rows"), 0);
-    struct raw_job after = {.store = sqlite_store_of(f->store), .id = 1000, .kind = RAW_KEEP};
+    struct raw_job after = {.store = f->store, .id = 1000, .kind = RAW_KEEP};
     raw_thread(&after);
     assert_int_equal(after.result, CASH_OK);
     fixture_free(f);

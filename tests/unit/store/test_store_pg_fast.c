@@ -1,6 +1,6 @@
 /*
  * test_store_pg_fast.c - the two ways a withdrawal request runs on the PostgreSQL backend
- * (pg_withdraw.c): one statement, the server-side function of pg_function.c, when no
+ * (withdraw.c): one statement, the server-side function of pg_function.c, when no
  * Idempotency-Key comes with it (also with no request at all, as the operator's), and the
  * multi-statement transaction when one does. For every refusal, in the documented order, all
  * ways give the same result and leave every table as it was; a success writes the same rows

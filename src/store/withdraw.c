@@ -1,0 +1,338 @@
+/*
+ * withdraw.c - withdrawals written once over the driver seam: the request (SPEC 3: second
+ * factor, bank account, daily limit, guarded debit, ledger entry and the row, in one
+ * transaction), reads, and the cancel of SPEC 4.
+ *
+ * The request's locks, in the order every transaction takes them: the second factor's row
+ * (factor_spend), then the account's (account_lock: this account's withdrawals follow one
+ * another, and the daily total counts every one committed before). None of it waits on another
+ * account. On SQLite the one writer gives the same order.
+ *
+ * A driver may run a request without an Idempotency-Key (and the operator's, with no request at
+ * all) as one statement of its own (struct db_driver: withdraw_create_one; PostgreSQL's
+ * server-side function, pg_function.c), which does all of the above with the replay row in one
+ * round trip. A request with a key runs the statements below inside request_run's transaction,
+ * because the answer kept with the key is rendered in C between the effect and the COMMIT.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "domain/abuse.h"
+#include "domain/money.h"
+#include "domain/names.h"
+#include "domain/withdraw_state.h"
+#include "store/store_internal.h"
+#include "store/store_request.h"
+
+/* The withdrawal with its columns from the current row of stmt, checked. */
+static cash_result withdraw_row_take(struct db_stmt *stmt, struct withdrawal *out)
+{
+    struct db_row row;
+    withdraw_row_read(&row, stmt, out);
+    return db_row_check(&row, "withdrawal");
+}
+
+static cash_result withdraw_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_WITHDRAW_GET);
+    db_bind_text(stmt, withdraw_id);
+    cash_result result = db_step(stmt);
+    return result == CASH_OK ? withdraw_row_take(stmt, out) : result;
+}
+
+static cash_result withdraw_insert(struct db_tx *tx, const struct withdrawal *w)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_WITHDRAW_INSERT);
+    db_bind_text(stmt, w->withdraw_id);
+    db_bind_text(stmt, w->account_id);
+    db_bind_text(stmt, w->member_id);
+    db_bind_text(stmt, w->bank_code);
+    db_bind_text(stmt, w->sealed_number);
+    db_bind_text(stmt, w->masked_number);
+    db_bind_text(stmt, w->holder_name);
+    db_bind_text(stmt, withdraw_status_name(w->status));
+    db_bind_bool(stmt, w->is_processing);
+    db_bind_int64(stmt, w->confirmed_count);
+    db_bind_text(stmt, w->memo);
+    db_bind_text(stmt, w->transaction_id);
+    db_bind_int64(stmt, w->transaction_ms);
+    db_bind_int64(stmt, w->amount_won);
+    db_bind_int64(stmt, w->fee_won);
+    db_bind_int64(stmt, w->total_amount_won);
+    db_bind_int64(stmt, w->confirmed_ms);
+    db_bind_int64(stmt, w->created_ms);
+    db_bind_int64(stmt, w->updated_ms);
+    return db_exec(stmt, NULL);
+}
+
+/* ---- the request ---- */
+
+struct withdraw_context {
+    struct withdraw_create *request;
+    const char *account_id; /* NULL: any account */
+    const char *withdraw_id;
+    const char *history_id;
+    int64_t now_ms;
+    int64_t confirmed_ms;
+    struct withdrawal out;
+};
+
+/* SPEC 3: live withdrawals since the day start plus this one within the daily limit. */
+static cash_result withdraw_daily_check(struct db_tx *tx, const struct withdraw_create *request)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_WITHDRAW_DAY_TOTAL);
+    db_bind_text(stmt, request->withdrawal.account_id);
+    db_bind_int64(stmt, request->day_start_ms);
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    struct db_row row;
+    db_row_start(&row, stmt);
+    int64_t day_total = db_row_int64(&row);
+    if (day_total < 0) {
+        row.ok = false;
+    }
+    result = db_row_check(&row, "daily total");
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (money_daily_limit_exceeded(day_total, request->withdrawal.total_amount_won,
+                                   request->daily_limit_won)) {
+        return CASH_DAILY_LIMIT_EXCEEDED;
+    }
+    return CASH_OK;
+}
+
+/* The factor, the account's lock, the bank account and its cooling-off, the daily limit. */
+static cash_result withdraw_checks(struct db_tx *tx, struct withdraw_context *context,
+                                   struct bank_account *bank)
+{
+    struct withdraw_create *request = context->request;
+    cash_result result = factor_spend(tx, request->factor, &context->confirmed_ms);
+    if (result != CASH_OK) {
+        return result;
+    }
+    int64_t balance = 0;
+    int64_t point = 0;
+    result = account_lock(tx, request->withdrawal.account_id, &balance, &point);
+    if (result != CASH_OK && result != CASH_NOT_FOUND) {
+        return result; /* no account: no bank account either, reported below */
+    }
+    result = bank_read(tx, request->withdrawal.account_id, bank);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_BANK_ACCOUNT_NOT_REGISTERED : result;
+    }
+    int64_t cooled_ms = 0;
+    if (bank_cooling_off_active(bank, request->bank_cooling_off_ms, request->withdrawal.created_ms,
+                                &cooled_ms)) {
+        return CASH_BANK_ACCOUNT_COOLING_OFF; /* SPEC 5: rolls back, the factor is not spent */
+    }
+    return withdraw_daily_check(tx, request);
+}
+
+static cash_result withdraw_create_body(struct db_tx *tx, void *context_pointer)
+{
+    struct withdraw_context *context = context_pointer;
+    struct withdraw_create *request = context->request;
+    struct bank_account bank;
+    cash_result result = withdraw_checks(tx, context, &bank);
+    if (result != CASH_OK) {
+        return result;
+    }
+    const struct ledger_change debit = {
+        .account_id = request->withdrawal.account_id,
+        .type = HISTORY_WITHDRAW,
+        .balance_amount_won = -request->withdrawal.total_amount_won,
+        .memo = "",
+        .group_id = request->withdrawal.withdraw_id,
+        .history_id = request->history_id,
+        .now_ms = request->withdrawal.created_ms,
+    };
+    struct history_entry entry;
+    result = ledger_apply(tx, &debit, &entry);
+    if (result != CASH_OK) {
+        return result;
+    }
+    withdraw_build(&request->withdrawal, &bank, context->confirmed_ms, &context->out);
+    result = withdraw_insert(tx, &context->out);
+    if (result != CASH_OK) {
+        return result;
+    }
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    snprintf(actor, sizeof actor, "member:%s", context->out.member_id);
+    return event_insert(tx, context->out.withdraw_id, actor, NULL, WITHDRAW_PENDING, "",
+                        context->out.created_ms);
+}
+
+/* The driver's one statement, if it has one and takes this request; *taken says whether. */
+static cash_result withdraw_create_one(struct store *store, struct withdraw_context *context,
+                                       struct store_request *request, bool *taken)
+{
+    *taken = false;
+    if (store->driver->withdraw_create_one == NULL ||
+        (request != NULL && request->idempotency_key != NULL)) {
+        return CASH_OK;
+    }
+    struct bank_account bank;
+    cash_result result = store->driver->withdraw_create_one(
+        store, context->request, request, &bank, &context->confirmed_ms, taken);
+    if (*taken && result == CASH_OK) {
+        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms,
+                       &context->out);
+    }
+    return result;
+}
+
+/*
+ * Requests a withdrawal in one transaction (store.h): CASH_DUPLICATED_SIGNATURE,
+ * CASH_SECOND_FACTOR_REQUIRED, CASH_BANK_ACCOUNT_NOT_REGISTERED, CASH_BANK_ACCOUNT_COOLING_OFF,
+ * CASH_DAILY_LIMIT_EXCEEDED, CASH_NOT_ENOUGH_BALANCE in this order, CASH_CONFLICT for a used
+ * withdraw or history id; nothing is written unless CASH_OK.
+ */
+cash_result store_withdraw_create(struct store *store, struct withdraw_create *create,
+                                  struct withdrawal *out, struct store_request *request)
+{
+    if (!store_request_valid(request)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    /* Amounts a caller computed with money_quote(): anything else is a fault of the caller. */
+    if (create->factor == NULL ||
+        withdraw_request_check(&create->withdrawal, create->daily_limit_won) != CASH_OK) {
+        log_error("store: withdraw_create: inconsistent amounts or no second factor");
+        return CASH_INTERNAL_ERROR;
+    }
+    struct withdraw_context context = {.request = create};
+    bool taken = false;
+    cash_result result = withdraw_create_one(store, &context, request, &taken);
+    if (!taken) {
+        const struct request_work work = {
+            .body = withdraw_create_body,
+            .context = &context,
+            .row = &context.out,
+        };
+        result = request_run(store, request, &work);
+    }
+    if (result == CASH_OK && (request == NULL || !request->replayed)) {
+        create->factor->confirmed_ms = context.confirmed_ms;
+        *out = context.out;
+    }
+    return result;
+}
+
+/* ---- reads ---- */
+
+static cash_result withdraw_get_body(struct db_tx *tx, void *context_pointer)
+{
+    struct withdraw_context *context = context_pointer;
+    cash_result result = withdraw_read(tx, context->withdraw_id, &context->out);
+    if (result == CASH_OK && context->account_id != NULL &&
+        strcmp(context->out.account_id, context->account_id) != 0) {
+        result = CASH_NOT_FOUND;
+    }
+    return result;
+}
+
+/* One withdrawal (store.h); another account's is CASH_NOT_FOUND unless account_id is NULL. */
+cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
+                               struct withdrawal *out)
+{
+    struct withdraw_context context = {.account_id = account_id, .withdraw_id = withdraw_id};
+    cash_result result = db_run(store, DB_READ, withdraw_get_body, &context);
+    if (result == CASH_OK) {
+        *out = context.out;
+    }
+    return result;
+}
+
+/* ---- cancel (SPEC 4) ---- */
+
+/* The conditional UPDATE; its RETURNING row is the withdrawal as canceled. */
+static cash_result withdraw_cancel_update(struct db_tx *tx, struct withdraw_context *context)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_WITHDRAW_CANCEL);
+    db_bind_int64(stmt, context->now_ms);
+    db_bind_text(stmt, context->withdraw_id);
+    db_bind_text(stmt, context->account_id);
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INVALID_STATUS : result;
+    }
+    result = withdraw_row_take(stmt, &context->out);
+    /* Run to its end, so that the change is done before the refund is written. */
+    if (result == CASH_OK && db_step(stmt) != CASH_NOT_FOUND) {
+        result = CASH_INTERNAL_ERROR;
+    }
+    return result;
+}
+
+static cash_result withdraw_cancel_body(struct db_tx *tx, void *context_pointer)
+{
+    struct withdraw_context *context = context_pointer;
+    int64_t balance = 0;
+    int64_t point = 0;
+    cash_result result = account_lock(tx, context->account_id, &balance, &point);
+    if (result != CASH_OK) {
+        return result; /* no such account: no such withdrawal of it either */
+    }
+    result = withdraw_get_body(tx, context);
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (!withdraw_cancelable(&context->out)) {
+        return CASH_INVALID_STATUS;
+    }
+    const int64_t refund_won = withdraw_refund_won(&context->out, WITHDRAW_CANCELED);
+    const enum withdraw_status from = context->out.status;
+    result = withdraw_cancel_update(tx, context);
+    if (result != CASH_OK) {
+        return result;
+    }
+    assert(context->out.status == WITHDRAW_CANCELED);
+    const struct ledger_change refund = {
+        .account_id = context->account_id,
+        .type = HISTORY_WITHDRAW_REFUND,
+        .balance_amount_won = refund_won,
+        .memo = "",
+        .group_id = context->withdraw_id,
+        .history_id = context->history_id,
+        .now_ms = context->now_ms,
+    };
+    struct history_entry entry;
+    result = ledger_apply(tx, &refund, &entry);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    snprintf(actor, sizeof actor, "account:%s", context->account_id);
+    return event_insert(tx, context->withdraw_id, actor, &from, WITHDRAW_CANCELED, "",
+                        context->now_ms);
+}
+
+/* The account cancels its withdrawal with a refund, in one transaction (store.h). */
+cash_result store_withdraw_cancel(struct store *store, const char *account_id,
+                                  const char *withdraw_id, const char *history_id, int64_t now_ms,
+                                  struct withdrawal *out, struct store_request *request)
+{
+    if (account_id == NULL || !store_request_valid(request)) {
+        return CASH_VALIDATION_ERROR;
+    }
+    struct withdraw_context context = {
+        .account_id = account_id,
+        .withdraw_id = withdraw_id,
+        .history_id = history_id,
+        .now_ms = now_ms,
+    };
+    const struct request_work work = {
+        .body = withdraw_cancel_body,
+        .context = &context,
+        .row = &context.out,
+    };
+    cash_result result = request_run(store, request, &work);
+    if (result == CASH_OK && (request == NULL || !request->replayed)) {
+        *out = context.out;
+    }
+    return result;
+}
