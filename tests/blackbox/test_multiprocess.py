@@ -412,10 +412,21 @@ class PostgresqlFault:
         return replies[0]
 
     def drop_every_connection(self):
-        """Every pooled connection of every cashd on the database is closed by the server."""
-        killed = self.sql("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                          " WHERE datname = current_database() AND application_name = 'cashd'")
-        self.test.assertGreater(int(killed[0][0]), 0)
+        """Every pooled connection of every cashd on the database is closed by the server, and
+        gone once this returns: pg_terminate_backend only signals the backend, which then exits,
+        so until it has, a connection may still look alive."""
+        pids = [row[0] for row in self.sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'cashd'")]
+        self.test.assertGreater(len(pids), 0)
+        listed = ", ".join(pids)
+        self.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (%s)"
+                 % listed)
+        deadline = time.monotonic() + REQUEST_TIMEOUT_SECONDS
+        while self.sql("SELECT COUNT(*) FROM pg_stat_activity WHERE pid IN (%s)"
+                       % listed) != [["0"]]:
+            self.test.assertLess(time.monotonic(), deadline, "the backends did not exit")
+            time.sleep(0.05)
 
 
 class SqliteFault:
