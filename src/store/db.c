@@ -4,6 +4,7 @@
  */
 #include "store/db.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,18 @@ cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64
     struct db_stmt *stmt = db_statement(tx, id);
     db_bind_text(stmt, text);
     return db_exec(stmt, changes_out);
+}
+
+cash_result db_exec_one(struct db_stmt *stmt, cash_result none)
+{
+    int64_t changes = 0;
+    cash_result result = db_exec(stmt, &changes);
+    return result == CASH_OK && changes != 1 ? none : result;
+}
+
+cash_result db_step_end(struct db_stmt *stmt)
+{
+    return db_step(stmt) == CASH_NOT_FOUND ? CASH_OK : CASH_INTERNAL_ERROR;
 }
 
 cash_result db_exec_simple(struct db_tx *tx, const char *sql)
@@ -291,4 +304,87 @@ cash_result db_row_check(const struct db_row *row, const char *what)
         return CASH_INTERNAL_ERROR;
     }
     return CASH_OK;
+}
+
+/* ---- reading rows ---- */
+
+cash_result db_step_key(struct db_tx *tx, enum sql_id id, const char *key,
+                        struct db_stmt **stmt_out)
+{
+    struct db_stmt *stmt = db_statement(tx, id);
+    db_bind_text(stmt, key);
+    if (stmt_out != NULL) {
+        *stmt_out = stmt;
+    }
+    return db_step(stmt);
+}
+
+cash_result db_read_key(struct db_tx *tx, enum sql_id id, const char *key, db_row_reader reader,
+                        void *out)
+{
+    struct db_stmt *stmt = NULL;
+    cash_result result = db_step_key(tx, id, key, &stmt);
+    return result == CASH_OK ? reader(stmt, out) : result;
+}
+
+struct db_get_call {
+    enum sql_id id;
+    const char *key;
+    db_row_reader reader;
+    _Alignas(max_align_t) unsigned char row[DB_ROW_BYTES_MAX];
+};
+
+static cash_result db_get_body(struct db_tx *tx, void *context)
+{
+    struct db_get_call *call = context;
+    return db_read_key(tx, call->id, call->key, call->reader, call->row);
+}
+
+cash_result db_get(struct store *store, enum sql_id id, const char *key, db_row_reader reader,
+                   void *out, size_t out_size)
+{
+    struct db_get_call call = {.id = id, .key = key, .reader = reader};
+    if (out_size > sizeof(call.row)) {
+        log_error("store: a row of %zu bytes is larger than DB_ROW_BYTES_MAX", out_size);
+        return CASH_INTERNAL_ERROR;
+    }
+    cash_result result = db_run(store, DB_READ, db_get_body, &call);
+    if (result == CASH_OK) {
+        memcpy(out, call.row, out_size);
+    }
+    return result;
+}
+
+cash_result db_read_rows(struct db_stmt *stmt, db_row_reader reader, void *out, size_t size,
+                         size_t max, size_t *count_out)
+{
+    *count_out = 0;
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    while (*count_out < max) {
+        cash_result result = db_step(stmt);
+        if (result != CASH_OK) {
+            return result == CASH_NOT_FOUND ? CASH_OK : result;
+        }
+        result = reader(stmt, (unsigned char *)out + *count_out * size);
+        if (result != CASH_OK) {
+            return result;
+        }
+        (*count_out)++;
+    }
+    return CASH_OK;
+}
+
+cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out)
+{
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    struct db_row row;
+    db_row_start(&row, stmt);
+    *out = db_row_int64(&row);
+    result = db_row_check(&row, what);
+    return result == CASH_OK ? db_step_end(stmt) : result;
 }

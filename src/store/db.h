@@ -126,7 +126,8 @@ struct db_stmt *db_statement(struct db_tx *tx, enum sql_id id);
 struct db_stmt *db_statement_text(struct db_tx *tx, const char *text);
 
 void db_bind_int64(struct db_stmt *stmt, int64_t value);
-void db_bind_text(struct db_stmt *stmt, const char *text); /* borrowed until the body returns */
+/* Borrowed until the body returns; NULL binds SQL NULL. */
+void db_bind_text(struct db_stmt *stmt, const char *text);
 void db_bind_null(struct db_stmt *stmt);
 void db_bind_bool(struct db_stmt *stmt, bool value); /* 0 or 1 */
 
@@ -136,6 +137,12 @@ cash_result db_step(struct db_stmt *stmt);
 cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out);
 /* db_statement(), one text parameter, db_exec(): the common "by id" write. */
 cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64_t *changes_out);
+/* Runs a write of one row (by its key, or guarded) to its end: CASH_OK when it changed exactly
+ * one row, else none (CASH_NOT_FOUND for a key that names no row, say). */
+cash_result db_exec_one(struct db_stmt *stmt, cash_result none);
+/* Steps stmt once more after the row it returned: CASH_OK at its end (a write that RETURNING
+ * made stop early is then done), CASH_INTERNAL_ERROR if another row or an error comes. */
+cash_result db_step_end(struct db_stmt *stmt);
 cash_result db_exec_simple(struct db_tx *tx, const char *sql);
 
 /* Reading the columns of the current row in order; ok turns false on a bad value. */
@@ -164,6 +171,30 @@ void db_row_verification_method(struct db_row *row, enum verification_method *ou
 void db_row_verification_status(struct db_row *row, enum verification_status *out);
 /* CASH_OK if every column read well, else CASH_INTERNAL_ERROR, logged with what. */
 cash_result db_row_check(const struct db_row *row, const char *what);
+
+/* Reads the current row of stmt into out (the reader's own struct) and checks it
+ * (db_row_check): CASH_OK or CASH_INTERNAL_ERROR. out may hold a partial row on an error. */
+typedef cash_result (*db_row_reader)(struct db_stmt *stmt, void *out);
+
+/* The catalogue's statement id with one text parameter, key, stepped to its first row: CASH_OK
+ * with it current in *stmt_out (may be NULL), CASH_NOT_FOUND if there is none, or an error. */
+cash_result db_step_key(struct db_tx *tx, enum sql_id id, const char *key,
+                        struct db_stmt **stmt_out);
+/* db_step_key(), and its row read into out with reader; CASH_NOT_FOUND if there is none. */
+cash_result db_read_key(struct db_tx *tx, enum sql_id id, const char *key, db_row_reader reader,
+                        void *out);
+/* A public getter: db_read_key() in a DB_READ run of its own. *out (out_size bytes, at most
+ * DB_ROW_BYTES_MAX) is written only on CASH_OK. */
+#define DB_ROW_BYTES_MAX 2048
+cash_result db_get(struct store *store, enum sql_id id, const char *key, db_row_reader reader,
+                   void *out, size_t out_size);
+/* Reads the rows of stmt into out[0], out[1], ... (each size bytes) with reader, at most max of
+ * them; *count_out: how many. CASH_OK once the rows ran out or max were read. */
+cash_result db_read_rows(struct db_stmt *stmt, db_row_reader reader, void *out, size_t size,
+                         size_t max, size_t *count_out);
+/* The whole number in the first column of stmt's first row (a COUNT, a SUM, a setting), read to
+ * the statement's end; no row or a bad value is CASH_INTERNAL_ERROR (logged with what). */
+cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out);
 
 /* Copies text that fits into a fixed buffer; false if it does not (out is then ""). */
 bool db_copy_text(char *out, size_t out_size, const char *text);
