@@ -15,23 +15,10 @@
 #include "domain/abuse.h"
 #include "store/store_internal.h"
 
-/* The first row of statement id (one text parameter, key): CASH_OK with it current in
- * *stmt_out (may be NULL), CASH_NOT_FOUND, or an error. */
-static cash_result step_with_key(struct db_tx *tx, enum sql_id id, const char *key,
-                                 struct db_stmt **stmt_out)
-{
-    struct db_stmt *stmt = db_statement(tx, id);
-    db_bind_text(stmt, key);
-    if (stmt_out != NULL) {
-        *stmt_out = stmt;
-    }
-    return db_step(stmt);
-}
-
 /* Locks the member's row for the transaction (store_internal.h); CASH_NOT_FOUND if none. */
 cash_result member_lock(struct db_tx *tx, const char *member_id)
 {
-    return step_with_key(tx, SQL_MEMBER_LOCK, member_id, NULL);
+    return db_step_key(tx, SQL_MEMBER_LOCK, member_id, NULL);
 }
 
 /* ---- member guards ---- */
@@ -41,7 +28,7 @@ static cash_result guard_read(struct db_tx *tx, const char *member_id, struct me
 {
     struct db_stmt *stmt = NULL;
     memset(out, 0, sizeof(*out));
-    cash_result result = step_with_key(tx, SQL_GUARD_GET, member_id, &stmt);
+    cash_result result = db_step_key(tx, SQL_GUARD_GET, member_id, &stmt);
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_OK : result;
     }
@@ -149,16 +136,10 @@ cash_result guard_rate_check(struct db_tx *tx, const char *member_id, const char
 
 /* ---- TOTP enrolments ---- */
 
-struct totp_context {
-    const char *member_id;
-    const struct totp_enrolment *enrolment;
-    struct totp_enrolment out;
-};
-
 static cash_result totp_put_body(struct db_tx *tx, void *context_pointer)
 {
-    const struct totp_enrolment *enrolment = ((struct totp_context *)context_pointer)->enrolment;
-    cash_result result = step_with_key(tx, SQL_MEMBER_EXISTS, enrolment->member_id, NULL);
+    const struct totp_enrolment *enrolment = *(const struct totp_enrolment *const *)context_pointer;
+    cash_result result = db_step_key(tx, SQL_MEMBER_EXISTS, enrolment->member_id, NULL);
     if (result != CASH_OK) {
         return result;
     }
@@ -175,19 +156,12 @@ cash_result store_totp_enrol(struct store *store, const struct totp_enrolment *e
     if (enrolment->sealed_secret[0] == '\0') {
         return CASH_VALIDATION_ERROR;
     }
-    struct totp_context context = {.enrolment = enrolment};
-    return db_run(store, DB_WRITE, totp_put_body, &context);
+    return db_run(store, DB_WRITE, totp_put_body, &enrolment);
 }
 
-static cash_result totp_get_body(struct db_tx *tx, void *context_pointer)
+static cash_result totp_row_read(struct db_stmt *stmt, void *out_pointer)
 {
-    struct totp_context *context = context_pointer;
-    struct totp_enrolment *out = &context->out;
-    struct db_stmt *stmt = NULL;
-    cash_result result = step_with_key(tx, SQL_TOTP_GET, context->member_id, &stmt);
-    if (result != CASH_OK) {
-        return result;
-    }
+    struct totp_enrolment *out = out_pointer;
     struct db_row row;
     memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
     db_row_start(&row, stmt);
@@ -201,12 +175,7 @@ static cash_result totp_get_body(struct db_tx *tx, void *context_pointer)
 /* The member's enrolment (store.h); CASH_NOT_FOUND if none. */
 cash_result store_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out)
 {
-    struct totp_context context = {.member_id = member_id};
-    cash_result result = db_run(store, DB_READ, totp_get_body, &context);
-    if (result == CASH_OK) {
-        *out = context.out;
-    }
-    return result;
+    return db_get(store, SQL_TOTP_GET, member_id, totp_row_read, out, sizeof(*out));
 }
 
 /* Takes step as the member's newest accepted one if it is newer (store_internal.h). */

@@ -107,6 +107,30 @@ cash_result ledger_apply(struct db_tx *tx, const struct ledger_change *change,
     return result;
 }
 
+/* A withdrawal's refund back to its account (store_internal.h). */
+cash_result ledger_refund(struct db_tx *tx, const struct withdrawal *withdrawal, int64_t refund_won,
+                          const char *history_id, int64_t now_ms)
+{
+    if (refund_won == 0) {
+        return CASH_OK;
+    }
+    const struct ledger_change refund = {
+        .account_id = withdrawal->account_id,
+        .type = HISTORY_WITHDRAW_REFUND,
+        .balance_amount_won = refund_won,
+        .memo = "",
+        .group_id = withdrawal->withdraw_id,
+        .history_id = history_id,
+        .now_ms = now_ms,
+    };
+    struct history_entry entry;
+    cash_result result = ledger_apply(tx, &refund, &entry);
+    if (result == CASH_OK) {
+        assert(entry.new_balance_won == entry.old_balance_won + refund_won);
+    }
+    return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+}
+
 /* ---- the manual recharge ---- */
 
 struct credit_context {
@@ -212,8 +236,9 @@ static void history_bind(const struct history_query *query, struct db_stmt *stmt
     db_bind_int64(stmt, query->offset);
 }
 
-static cash_result history_row_read(struct db_stmt *stmt, struct history_entry *entry)
+static cash_result history_row_read(struct db_stmt *stmt, void *out)
 {
+    struct history_entry *entry = out;
     struct db_row row;
     memset(entry, 0, sizeof(*entry)); /* no stale bytes after the strings */
     db_row_start(&row, stmt);
@@ -243,19 +268,8 @@ static cash_result history_body(struct db_tx *tx, void *context_pointer)
     }
     struct db_stmt *stmt = db_statement_text(tx, sql);
     history_bind(context->query, stmt);
-    cash_result result = CASH_OK;
-    while (context->count < context->query->limit) {
-        result = db_step(stmt);
-        if (result != CASH_OK) {
-            break;
-        }
-        result = history_row_read(stmt, &context->out[context->count]);
-        if (result != CASH_OK) {
-            return result;
-        }
-        context->count++;
-    }
-    return result == CASH_NOT_FOUND ? CASH_OK : result;
+    return db_read_rows(stmt, history_row_read, context->out, sizeof(*context->out),
+                        context->query->limit, &context->count);
 }
 
 /* Ledger entries newest first (store.h); CASH_VALIDATION_ERROR for a limit or offset out of range.

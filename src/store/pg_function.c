@@ -26,7 +26,6 @@
 
 #include "common/log.h"
 #include "store/pg_internal.h"
-#include "store/store_request.h"
 
 #define WITHDRAW_FUNCTION_NAME SQL_WITHDRAW_FUNCTION_NAME
 /* The argument types, as to_regprocedure() names the function. */

@@ -1,22 +1,71 @@
 /*
  * request.c - the replay cache of used signatures (SPEC 1) and a write request's idempotency key
- * (store.h: struct store_request), written once over the driver seam. The decisions on a kept key
- * are store_request.c's; this file runs the statements, in the effect's transaction.
+ * (store.h: struct store_request), written once over the driver seam: the checks, the decision on
+ * a kept key, the answer's rendering, and the statements, in the effect's transaction.
  *
  * Two requests with one key at once: on SQLite the one writer runs them one after the other, so
  * the second finds the first's row; on PostgreSQL the second's INSERT ... ON CONFLICT waits for
  * the first, and if that committed the second keeps nothing, rolls its effect back and answers
  * CASH_IDEMPOTENCY_KEY_IN_USE.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/limits.h"
 #include "common/log.h"
 #include "store/store_internal.h"
-#include "store/store_request.h"
 
 /* Prune expired signatures and keys on a process's first call and then once every this many. */
 #define REPLAY_PRUNE_EVERY_CALLS 1000
+
+void store_request_clear(struct store_request *request)
+{
+    if (request == NULL) {
+        return;
+    }
+    free(request->answer.body);
+    request->answer.body = NULL;
+    request->answer.status = 0;
+    request->replayed = false;
+    request->replay_recorded = false;
+}
+
+bool store_request_valid(const struct store_request *request)
+{
+    if (request == NULL) {
+        return true;
+    }
+    if (request->api_key == NULL || strlen(request->api_key) > AUTH_API_KEY_LENGTH) {
+        return false;
+    }
+    if (request->signature_hex != NULL &&
+        (strlen(request->signature_hex) > AUTH_SIGNATURE_HEX_MAX ||
+         request->replay_expires_ms <= request->now_ms)) {
+        return false;
+    }
+    if (request->idempotency_key == NULL) {
+        return true;
+    }
+    size_t key_length = strlen(request->idempotency_key);
+    return key_length >= 1 && key_length <= IDEMPOTENCY_KEY_BYTES_MAX &&
+           request->fingerprint != NULL &&
+           strlen(request->fingerprint) == IDEMPOTENCY_FINGERPRINT_HEX_LENGTH &&
+           request->render != NULL && request->idempotency_expires_ms > request->now_ms;
+}
+
+void store_request_settle(struct store_request *request, cash_result run_result)
+{
+    if (run_result != CASH_OK) {
+        store_request_clear(request);
+        return;
+    }
+    request->replay_recorded = request->signature_hex != NULL;
+}
+
+bool request_fresh(const struct store_request *request, cash_result result)
+{
+    return result == CASH_OK && (request == NULL || !request->replayed);
+}
 
 cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *signature_hex,
                           int64_t now_ms, int64_t expires_ms)
@@ -26,12 +75,7 @@ cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *sig
     db_bind_text(stmt, signature_hex);
     db_bind_int64(stmt, expires_ms);
     db_bind_int64(stmt, now_ms);
-    int64_t changes = 0;
-    cash_result result = db_exec(stmt, &changes);
-    if (result == CASH_OK && changes == 0) {
-        result = CASH_DUPLICATED_SIGNATURE;
-    }
-    return result;
+    return db_exec_one(stmt, CASH_DUPLICATED_SIGNATURE);
 }
 
 struct replay_context {
@@ -120,29 +164,43 @@ static cash_result key_lookup(struct db_tx *tx, struct store_request *request)
         return result;
     }
     struct db_row row;
-    struct store_kept_key kept;
     db_row_start(&row, stmt);
-    kept.fingerprint = db_row_text_view(&row);
-    kept.answer_status = db_row_int64(&row);
-    kept.sealed_answer = db_row_text_view(&row);
-    kept.expires_ms = db_row_int64(&row);
+    const char *fingerprint = db_row_text_view(&row);
+    int64_t answer_status = db_row_int64(&row);
+    const char *sealed_answer = db_row_text_view(&row);
+    int64_t expires_ms = db_row_int64(&row);
     result = db_row_check(&row, "idempotency key get");
     if (result != CASH_OK) {
         return result;
     }
-    if (kept.expires_ms <= request->now_ms) {
+    if (expires_ms <= request->now_ms) {
         return key_delete(tx, request->api_key, request->idempotency_key);
     }
-    return store_request_kept(request, &kept);
+    /* Live: the same fingerprint replays the kept answer, another is a reuse. */
+    if (strcmp(fingerprint, request->fingerprint) != 0) {
+        return CASH_IDEMPOTENCY_KEY_REUSED;
+    }
+    if (answer_status < 100 || answer_status > 599) {
+        return CASH_INTERNAL_ERROR;
+    }
+    request->answer.body = strdup(sealed_answer);
+    if (request->answer.body == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    request->answer.status = (unsigned)answer_status;
+    request->replayed = true;
+    return CASH_OK;
 }
 
 /* Keeps the key with the answer rendered for outcome and row. */
 static cash_result key_keep(struct db_tx *tx, struct store_request *request, cash_result outcome,
                             const void *row)
 {
-    cash_result result = store_request_render(request, outcome, row);
-    if (result != CASH_OK) {
-        return result;
+    store_request_clear(request);
+    if (!request->render(request, outcome, row, &request->answer) || request->answer.body == NULL ||
+        request->answer.status < 100 || request->answer.status > 599) {
+        store_request_clear(request);
+        return CASH_INTERNAL_ERROR;
     }
     struct db_stmt *stmt = db_statement(tx, SQL_KEY_INSERT);
     db_bind_text(stmt, request->api_key);
@@ -152,12 +210,7 @@ static cash_result key_keep(struct db_tx *tx, struct store_request *request, cas
     db_bind_text(stmt, request->answer.body);
     db_bind_int64(stmt, request->now_ms);
     db_bind_int64(stmt, request->idempotency_expires_ms);
-    int64_t changes = 0;
-    result = db_exec(stmt, &changes);
-    if (result == CASH_OK && changes == 0) {
-        result = CASH_IDEMPOTENCY_KEY_IN_USE;
-    }
-    return result;
+    return db_exec_one(stmt, CASH_IDEMPOTENCY_KEY_IN_USE);
 }
 
 struct request_call {

@@ -13,7 +13,8 @@
 
 /*
  * account.c: locks the account row for the rest of the transaction, where the driver has row
- * locks, and reads its balance and point; CASH_NOT_FOUND if there is no such account. Every
+ * locks, and reads its balance and point (the outs may both be NULL); CASH_NOT_FOUND if there is
+ * no such account. Every
  * transaction that changes an account's money, bank account or daily total takes it first (after
  * the second factor), so that they follow one another per account.
  */
@@ -39,6 +40,11 @@ struct ledger_change {
 
 cash_result ledger_apply(struct db_tx *tx, const struct ledger_change *change,
                          struct history_entry *out);
+/* ledger.c: SPEC 3, 4: refund_won (domain's withdraw_refund_won) back to withdrawal's account as
+ * a HISTORY_WITHDRAW_REFUND entry grouped under it, by ledger_apply; nothing for 0. A withdrawal
+ * never loses its account: none is CASH_INTERNAL_ERROR. */
+cash_result ledger_refund(struct db_tx *tx, const struct withdrawal *withdrawal, int64_t refund_won,
+                          const char *history_id, int64_t now_ms);
 
 /*
  * verification.c: SPEC 5, finds and spends one use of the second factor inside the caller's
@@ -77,6 +83,18 @@ cash_result guard_record(struct db_tx *tx, const char *member_id, bool failed, i
 cash_result guard_rate_check(struct db_tx *tx, const char *member_id, const char *account_id,
                              int64_t now_ms, struct verification_limits *limits);
 cash_result totp_accept(struct db_tx *tx, const char *member_id, int64_t step, bool *accepted_out);
+
+/*
+ * request.c, what every write does the same with its struct store_request (store.h):
+ * - store_request_valid: does the call with request (may be NULL) carry sane values?
+ * - store_request_settle: after the run; run_result CASH_OK means it committed (replay row and
+ *   key kept), anything else that nothing of it did, so no answer is left.
+ * - request_fresh: result is CASH_OK and no kept answer was replayed: the write's outs are
+ *   its own to fill.
+ */
+bool store_request_valid(const struct store_request *request);
+void store_request_settle(struct store_request *request, cash_result run_result);
+bool request_fresh(const struct store_request *request, cash_result result);
 
 /* request.c: SPEC 1, the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE
  * if a live one is remembered. */
@@ -132,15 +150,15 @@ cash_result withdrawal_update_one(struct db_stmt *stmt);
 /*
  * lifecycle.c: appends an event to a withdrawal's history in the caller's write transaction,
  * numbered after its last one (the caller holds the withdrawal row's lock, or its UPDATE took
- * it). from NULL: the creation. actor: "operator:NAME", "account:ID", "member:ID" or
- * "worker:OWNER". Every text is borrowed for the call.
+ * it). from NULL: the creation. The actor is "KIND:NAME": "operator:NAME", "account:ID",
+ * "member:ID" or "worker:OWNER". Every text is borrowed for the call.
  */
-cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor,
-                         const enum withdraw_status *from, enum withdraw_status to,
-                         const char *memo, int64_t now_ms);
+cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor_kind,
+                         const char *actor_name, const enum withdraw_status *from,
+                         enum withdraw_status to, const char *memo, int64_t now_ms);
 
-/* withdraw_list.c: reads stmt's current row of WITHDRAW_COLUMNS into *out; row says whether it
- * read well (db_row_check). */
-void withdraw_row_read(struct db_row *row, struct db_stmt *stmt, struct withdrawal *out);
+/* withdraw_list.c: reads stmt's current row of WITHDRAW_COLUMNS into a struct withdrawal at out
+ * (a db_row_reader): CASH_OK, or CASH_INTERNAL_ERROR for a value out of range. */
+cash_result withdraw_row_read(struct db_stmt *stmt, void *out);
 
 #endif

@@ -16,26 +16,27 @@
 #include "domain/names.h"
 #include "domain/verification.h"
 #include "store/store_internal.h"
-#include "store/store_request.h"
 
-static void verification_row_read(struct db_stmt *stmt, struct verification *out,
-                                  struct db_row *row)
+static cash_result verification_row_read(struct db_stmt *stmt, void *out_pointer)
 {
+    struct verification *out = out_pointer;
+    struct db_row row;
     memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(row, stmt);
-    db_row_text(row, out->verification_id, sizeof(out->verification_id));
-    db_row_text(row, out->member_id, sizeof(out->member_id));
-    db_row_text(row, out->account_id, sizeof(out->account_id));
-    db_row_verification_method(row, &out->method);
-    db_row_verification_status(row, &out->status);
-    db_row_text(row, out->code_hash, sizeof(out->code_hash));
-    out->attempts = db_row_int64(row);
-    out->uses = db_row_int64(row);
-    out->created_ms = db_row_int64(row);
-    out->confirmed_ms = db_row_int64(row);
-    if (!verification_call_status_parse(db_row_text_view(row), &out->call_status)) {
-        row->ok = false;
+    db_row_start(&row, stmt);
+    db_row_text(&row, out->verification_id, sizeof(out->verification_id));
+    db_row_text(&row, out->member_id, sizeof(out->member_id));
+    db_row_text(&row, out->account_id, sizeof(out->account_id));
+    db_row_verification_method(&row, &out->method);
+    db_row_verification_status(&row, &out->status);
+    db_row_text(&row, out->code_hash, sizeof(out->code_hash));
+    out->attempts = db_row_int64(&row);
+    out->uses = db_row_int64(&row);
+    out->created_ms = db_row_int64(&row);
+    out->confirmed_ms = db_row_int64(&row);
+    if (!verification_call_status_parse(db_row_text_view(&row), &out->call_status)) {
+        row.ok = false;
     }
+    return db_row_check(&row, "verification get");
 }
 
 /* One verification by id, read with statement id (SQL_VERIFICATION_GET or the locking
@@ -43,25 +44,23 @@ static void verification_row_read(struct db_stmt *stmt, struct verification *out
 static cash_result verification_read(struct db_tx *tx, enum sql_id id, const char *verification_id,
                                      struct verification *out)
 {
-    struct db_stmt *stmt = db_statement(tx, id);
-    db_bind_text(stmt, verification_id);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result;
-    }
-    struct db_row row;
-    verification_row_read(stmt, out, &row);
-    return db_row_check(&row, "verification get");
+    return db_read_key(tx, id, verification_id, verification_row_read, out);
 }
 
-/* One UPDATE of a verification by id taking (number, id); *changes_out rows. */
+/* One UPDATE of a verification by id taking (number, id), on a row read under its lock: it must
+ * change that row (what names it in the log otherwise). */
 static cash_result verification_update(struct db_tx *tx, enum sql_id id, int64_t number,
-                                       const char *verification_id, int64_t *changes_out)
+                                       const char *verification_id, const char *what)
 {
     struct db_stmt *stmt = db_statement(tx, id);
     db_bind_int64(stmt, number);
     db_bind_text(stmt, verification_id);
-    return db_exec(stmt, changes_out);
+    cash_result result = db_exec_one(stmt, CASH_NOT_FOUND);
+    if (result == CASH_NOT_FOUND) {
+        log_error("store: %s: the locked row did not change", what);
+        result = CASH_INTERNAL_ERROR;
+    }
+    return result;
 }
 
 /*
@@ -71,20 +70,12 @@ static cash_result verification_update(struct db_tx *tx, enum sql_id id, int64_t
 static cash_result verification_record(struct db_tx *tx, const char *verification_id, bool correct,
                                        int64_t now_ms)
 {
-    int64_t changes = 0;
-    cash_result result = CASH_OK;
     if (correct) {
-        result =
-            verification_update(tx, SQL_VERIFICATION_CONFIRM, now_ms, verification_id, &changes);
-    } else {
-        result = verification_update(tx, SQL_VERIFICATION_WRONG, VERIFICATION_ATTEMPTS_MAX,
-                                     verification_id, &changes);
+        return verification_update(tx, SQL_VERIFICATION_CONFIRM, now_ms, verification_id,
+                                   "a right verification code");
     }
-    if (result == CASH_OK && changes != 1) {
-        log_error("store: a verification code: the locked PENDING row did not change");
-        result = CASH_INTERNAL_ERROR;
-    }
-    return result;
+    return verification_update(tx, SQL_VERIFICATION_WRONG, VERIFICATION_ATTEMPTS_MAX,
+                               verification_id, "a wrong verification code");
 }
 
 /* Locks the member of a stored verification; its absence breaks a foreign key. */
@@ -157,22 +148,12 @@ cash_result store_verification_create(struct store *store, const struct verifica
     return db_run(store, DB_WRITE, verification_create_body, &context);
 }
 
-static cash_result verification_get_body(struct db_tx *tx, void *context_pointer)
-{
-    struct verification_context *context = context_pointer;
-    return verification_read(tx, SQL_VERIFICATION_GET, context->verification_id, &context->out);
-}
-
 /* Reads one verification as stored (store.h); CASH_NOT_FOUND if there is none. */
 cash_result store_verification_get(struct store *store, const char *verification_id,
                                    struct verification *out)
 {
-    struct verification_context context = {.verification_id = verification_id};
-    cash_result result = db_run(store, DB_READ, verification_get_body, &context);
-    if (result == CASH_OK) {
-        *out = context.out;
-    }
-    return result;
+    return db_get(store, SQL_VERIFICATION_GET, verification_id, verification_row_read, out,
+                  sizeof(*out));
 }
 
 static cash_result verification_fail_body(struct db_tx *tx, void *context_pointer)
@@ -267,9 +248,7 @@ static cash_result factor_find_oldest(struct db_tx *tx, const struct second_fact
     db_bind_int64(stmt, factor->uses_max);
     cash_result result = db_step(stmt);
     for (; result == CASH_OK; result = db_step(stmt)) {
-        struct db_row row;
-        verification_row_read(stmt, out, &row);
-        result = db_row_check(&row, "factor candidates");
+        result = verification_row_read(stmt, out);
         if (result != CASH_OK) {
             return result;
         }
@@ -313,16 +292,10 @@ cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
         return result;
     }
     /* v's id is bound by reference for this one statement, which runs before v goes out of
-     * scope; no driver reads a bound value after its statement ran. */
-    int64_t changes = 0;
-    result =
-        verification_update(tx, SQL_FACTOR_SPEND, factor->uses_max, v.verification_id, &changes);
-    if (result == CASH_OK && changes != 1) {
-        /* Read usable under the row's lock (or by the one writer): nothing can have spent it. */
-        log_error("store: spending a locked, usable verification changed %lld rows",
-                  (long long)changes);
-        result = CASH_INTERNAL_ERROR;
-    }
+     * scope; no driver reads a bound value after its statement ran. Read usable under the row's
+     * lock (or by the one writer): nothing can have spent it meanwhile. */
+    result = verification_update(tx, SQL_FACTOR_SPEND, factor->uses_max, v.verification_id,
+                                 "spending a usable verification");
     if (result == CASH_OK) {
         *confirmed_ms_out = v.confirmed_ms;
     }
@@ -336,10 +309,8 @@ static cash_result verification_open_body(struct db_tx *tx, void *context_pointe
     struct verification_context *context = context_pointer;
     const struct verification *v = context->v;
     struct member_guard guard;
-    int64_t balance = 0;
-    int64_t point = 0;
     /* The account's lock first: the counts below and the insert are then one step. */
-    cash_result result = account_lock(tx, v->account_id, &balance, &point);
+    cash_result result = account_lock(tx, v->account_id, NULL, NULL);
     if (result == CASH_OK) {
         result = guard_check(tx, v->member_id, v->created_ms, context->limits, &guard);
     }
@@ -498,10 +469,7 @@ cash_result store_verification_try(struct store *store, struct verification_try 
         .row = &attempt->out,
     };
     cash_result result = request_run(store, request, &work);
-    if (result != CASH_OK || (request != NULL && request->replayed)) {
-        return result;
-    }
-    return context.outcome;
+    return request_fresh(request, result) ? context.outcome : result;
 }
 
 /* ---- the phone gateway's report ---- */
@@ -516,12 +484,8 @@ static cash_result verification_call_write(struct db_tx *tx, const struct verifi
     db_bind_int64(stmt, after->attempts);
     db_bind_int64(stmt, after->confirmed_ms);
     db_bind_text(stmt, verification_id);
-    int64_t changes = 0;
-    cash_result result = db_exec(stmt, &changes);
-    if (result == CASH_OK && changes != 1) {
-        result = CASH_INTERNAL_ERROR; /* the row's lock rules out another writer in between */
-    }
-    return result;
+    /* The row's lock rules out another writer in between. */
+    return db_exec_one(stmt, CASH_INTERNAL_ERROR);
 }
 
 /* Digits typed right or wrong count for the member's guard, under the member's lock. */

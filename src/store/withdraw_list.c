@@ -15,33 +15,36 @@
 #define WITHDRAW_LIST_SQL_BYTES_MAX 4096
 #define LIKE_PATTERN_BYTES_MAX      (2 * HOLDER_NAME_BYTES_MAX + 3)
 
-void withdraw_row_read(struct db_row *row, struct db_stmt *stmt, struct withdrawal *out)
+cash_result withdraw_row_read(struct db_stmt *stmt, void *out_pointer)
 {
+    struct withdrawal *out = out_pointer;
+    struct db_row row;
     memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(row, stmt);
-    db_row_text(row, out->withdraw_id, sizeof(out->withdraw_id));
-    db_row_text(row, out->account_id, sizeof(out->account_id));
-    db_row_text(row, out->member_id, sizeof(out->member_id));
-    db_row_text(row, out->bank_code, sizeof(out->bank_code));
-    db_row_text(row, out->sealed_number, sizeof(out->sealed_number));
-    db_row_text(row, out->masked_number, sizeof(out->masked_number));
-    db_row_text(row, out->holder_name, sizeof(out->holder_name));
-    db_row_withdraw_status(row, &out->status);
-    out->is_processing = db_row_bool(row);
-    out->confirmed_count = db_row_int64(row);
-    db_row_text(row, out->memo, sizeof(out->memo));
-    db_row_text(row, out->transaction_id, sizeof(out->transaction_id));
-    out->transaction_ms = db_row_int64(row);
-    out->amount_won = db_row_int64(row);
-    out->fee_won = db_row_int64(row);
-    out->total_amount_won = db_row_int64(row);
-    out->confirmed_ms = db_row_int64(row);
-    out->created_ms = db_row_int64(row);
-    out->updated_ms = db_row_int64(row);
+    db_row_start(&row, stmt);
+    db_row_text(&row, out->withdraw_id, sizeof(out->withdraw_id));
+    db_row_text(&row, out->account_id, sizeof(out->account_id));
+    db_row_text(&row, out->member_id, sizeof(out->member_id));
+    db_row_text(&row, out->bank_code, sizeof(out->bank_code));
+    db_row_text(&row, out->sealed_number, sizeof(out->sealed_number));
+    db_row_text(&row, out->masked_number, sizeof(out->masked_number));
+    db_row_text(&row, out->holder_name, sizeof(out->holder_name));
+    db_row_withdraw_status(&row, &out->status);
+    out->is_processing = db_row_bool(&row);
+    out->confirmed_count = db_row_int64(&row);
+    db_row_text(&row, out->memo, sizeof(out->memo));
+    db_row_text(&row, out->transaction_id, sizeof(out->transaction_id));
+    out->transaction_ms = db_row_int64(&row);
+    out->amount_won = db_row_int64(&row);
+    out->fee_won = db_row_int64(&row);
+    out->total_amount_won = db_row_int64(&row);
+    out->confirmed_ms = db_row_int64(&row);
+    out->created_ms = db_row_int64(&row);
+    out->updated_ms = db_row_int64(&row);
     if (out->amount_won < 1 || out->fee_won < 0 ||
         out->amount_won + out->fee_won != out->total_amount_won) {
-        row->ok = false;
+        row.ok = false;
     }
+    return db_row_check(&row, "withdrawal");
 }
 
 /* The column of a field and whether it holds text; NULL for an unknown field. */
@@ -271,19 +274,16 @@ static cash_result withdraw_list_body(struct db_tx *tx, void *context_pointer)
     }
     struct db_stmt *stmt = db_statement_text(tx, context->text.sql);
     withdraw_list_bind(context, stmt);
-    for (result = db_step(stmt); result == CASH_OK; result = db_step(stmt)) {
-        if (context->count == context->query->limit) {
-            return withdraw_list_next_key(stmt, context->next_key);
-        }
-        struct db_row row;
-        withdraw_row_read(&row, stmt, &context->out[context->count]);
-        result = db_row_check(&row, "withdraw list");
-        if (result != CASH_OK) {
-            return result;
-        }
-        context->count++;
+    result = db_read_rows(stmt, withdraw_row_read, context->out, sizeof(*context->out),
+                          context->query->limit, &context->count);
+    if (result != CASH_OK || context->count < context->query->limit) {
+        return result;
     }
-    return result == CASH_NOT_FOUND ? CASH_OK : result;
+    result = db_step(stmt); /* the row past the page, if any */
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_OK : result;
+    }
+    return withdraw_list_next_key(stmt, context->next_key);
 }
 
 /*
