@@ -1,11 +1,15 @@
 /*
  * db.c - the neutral half of the driver seam (db.h): the retry loop, the calls that find their
- * driver, and the typed readers of a row.
+ * driver, the typed readers of a row; and the one place that chooses a driver (ARCHITECTURE:
+ * one store interface, chosen in one place), with the calls that are the driver's alone.
  */
 #include "store/db.h"
 
+#include <assert.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -58,7 +62,7 @@ bool db_tx_can(const struct db_tx *tx, enum db_capability capability)
 
 int db_control(struct store *store, int op, void *argument)
 {
-    return store->driver->control(store, op, argument);
+    return store->driver->control != NULL ? store->driver->control(store, op, argument) : -1;
 }
 
 /* ---- statements ---- */
@@ -184,6 +188,27 @@ bool db_copy_text(char *out, size_t out_size, const char *text)
     }
     memcpy(out, text, length + 1);
     return true;
+}
+
+void db_why(char *why, size_t why_size, const char *format, ...)
+{
+    if (why != NULL && why_size > 0) {
+        va_list arguments;
+        va_start(arguments, format);
+        vsnprintf(why, why_size, format, arguments);
+        va_end(arguments);
+    }
+}
+
+void db_deadline_after_ms(struct timespec *deadline, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, deadline);
+    deadline->tv_sec += (time_t)(ms / 1000);
+    deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec += 1;
+        deadline->tv_nsec -= 1000000000L;
+    }
 }
 
 void db_row_start(struct db_row *row, struct db_stmt *stmt)
@@ -387,4 +412,56 @@ cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out)
     *out = db_row_int64(&row);
     result = db_row_check(&row, what);
     return result == CASH_OK ? db_step_end(stmt) : result;
+}
+
+/* ---- the store (store.h) ---- */
+
+#define SQLITE_SCHEME "sqlite:"
+
+static bool url_has_scheme(const char *url, const char *scheme)
+{
+    return strncmp(url, scheme, strlen(scheme)) == 0;
+}
+
+/* Opens the backend named by the URL's scheme with default options (store.h). */
+cash_result store_open(const char *url, struct store **out, char *why, size_t why_size)
+{
+    return store_open_options(url, NULL, out, why, why_size);
+}
+
+/* Opens the backend named by the URL's scheme (store.h). */
+cash_result store_open_options(const char *url, const struct store_options *options,
+                               struct store **out, char *why, size_t why_size)
+{
+    if (url == NULL || url[0] == '\0') {
+        db_why(why, why_size, "no database URL given (expected sqlite:PATH)");
+        return CASH_VALIDATION_ERROR;
+    }
+    if (strnlen(url, DB_URL_BYTES_MAX + 1) > DB_URL_BYTES_MAX) {
+        db_why(why, why_size, "the database URL is too long");
+        return CASH_VALIDATION_ERROR;
+    }
+    if (url_has_scheme(url, SQLITE_SCHEME)) {
+        return store_sqlite_open(url + strlen(SQLITE_SCHEME), out, why, why_size);
+    }
+    if (url_has_scheme(url, "postgresql://") || url_has_scheme(url, "postgres://")) {
+        return store_pg_open(url, options, out, why, why_size);
+    }
+    db_why(why, why_size, "unknown database URL scheme (expected sqlite:PATH or postgresql://...)");
+    return CASH_VALIDATION_ERROR;
+}
+
+/* Releases the store and everything it holds; NULL is allowed. */
+void store_close(struct store *store)
+{
+    if (store != NULL) {
+        store->driver->close(store);
+    }
+}
+
+/* SPEC 7: the driver's check of its database's settings (store.h). */
+cash_result store_durability_check(struct store *store, char *why, size_t why_size)
+{
+    assert(store != NULL);
+    return store->driver->durability_check(store, why, why_size);
 }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/result.h"
 #include "domain/types.h"
@@ -89,7 +90,8 @@ struct db_driver {
                                        bool *taken);
     /* What the driver does once the schema's versions are in place (store_migrate). */
     cash_result (*migrated)(struct store *store);
-    /* The escape hatch for tests and oddities (enum db_control); -1 for an unknown op. */
+    /* The escape hatch for tests and oddities (enum db_control); -1 for an unknown op. Optional
+     * (NULL: every op is unknown). */
     int (*control)(struct store *store, int op, void *argument);
 };
 
@@ -198,6 +200,11 @@ cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out);
 
 /* Copies text that fits into a fixed buffer; false if it does not (out is then ""). */
 bool db_copy_text(char *out, size_t out_size, const char *text);
+/* Formats a reason into why (may be NULL, or why_size 0: nothing is written). */
+void db_why(char *why, size_t why_size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The CLOCK_REALTIME instant ms from now: a pool's deadline for pthread_cond_timedwait. */
+void db_deadline_after_ms(struct timespec *deadline, int64_t ms);
 
 /* The escape hatch of store's driver (enum db_control). */
 int db_control(struct store *store, int op, void *argument);

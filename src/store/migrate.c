@@ -31,23 +31,15 @@ struct migrate_context {
 
 static cash_result schema_version_read(struct db_tx *tx, int *version_out)
 {
-    struct db_stmt *stmt = db_statement_text(tx, SQL_VERSION_MAX);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
-    }
-    struct db_row row;
-    db_row_start(&row, stmt);
-    int64_t version = db_row_int64(&row);
-    if (version < 0 || version > 1000000) {
-        row.ok = false;
-    }
-    *version_out = (int)version;
-    result = db_row_check(&row, "schema version");
-    /* Run to its end: a statement left running would lock the schema against DROP INDEX. */
-    if (result == CASH_OK && db_step(stmt) != CASH_NOT_FOUND) {
+    /* Read to its end: a statement left running would lock the schema against DROP INDEX. */
+    int64_t version = 0;
+    cash_result result =
+        db_step_int64(db_statement_text(tx, SQL_VERSION_MAX), "schema version", &version);
+    if (result == CASH_OK && (version < 0 || version > 1000000)) {
+        log_error("store: schema version %lld is out of range", (long long)version);
         result = CASH_INTERNAL_ERROR;
     }
+    *version_out = (int)version;
     return result;
 }
 

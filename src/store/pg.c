@@ -1,7 +1,6 @@
 /*
  * pg.c - the PostgreSQL backend: opening, the connection pool, and the runner of transactions
- * with its retries (pg_internal.h). Statements and rows are in pg_exec.c; the operations live in
- * pg_*.c beside this file.
+ * with its retries (pg_internal.h). Statements, rows and errors are pg_db.c's.
  */
 #include <assert.h>
 #include <errno.h>
@@ -14,8 +13,6 @@
 
 #include "common/log.h"
 #include "store/pg_internal.h"
-
-#define PG_WHY_BYTES_MAX 256
 
 
 struct pg_store *pg_store_of(struct store *store)
@@ -41,14 +38,6 @@ static void pg_notice_receive(void *context, const PGresult *res)
     if (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0)) {
         conn->lost = true;
     }
-}
-
-/* The first line of libpq's last error, which names the cause (never a password). */
-static void pg_error_line(PGconn *pg, char *out, size_t out_size)
-{
-    const char *message = pg != NULL ? PQerrorMessage(pg) : "out of memory";
-    size_t length = strcspn(message, "\n");
-    snprintf(out, out_size, "%.*s", (int)length, message);
 }
 
 static cash_result pg_conn_settings(struct pg_conn *conn)
@@ -85,24 +74,21 @@ static cash_result pg_conn_open(const char *url, struct pg_conn *conn, char *why
     const char *values[] = {"10", "cashd", "UTF8", "30", "10", "3", url, NULL};
     _Static_assert(sizeof(keywords) / sizeof(keywords[0]) == sizeof(values) / sizeof(values[0]),
                    "one value per keyword");
-    char line[PG_WHY_BYTES_MAX];
     pg_conn_close(conn);
     conn->pg = PQconnectdbParams(keywords, values, 1);
     if (conn->pg == NULL || PQstatus(conn->pg) != CONNECTION_OK) {
-        pg_error_line(conn->pg, line, sizeof(line));
-        log_warn("store: cannot connect to PostgreSQL: %s", line);
-        if (why != NULL && why_size > 0) {
-            snprintf(why, why_size, "cannot connect to PostgreSQL: %s", line);
-        }
+        /* The first line of libpq's error names the cause (never a password). */
+        const char *line = conn->pg != NULL ? PQerrorMessage(conn->pg) : "out of memory";
+        int length = (int)strcspn(line, "\n");
+        log_warn("store: cannot connect to PostgreSQL: %.*s", length, line);
+        db_why(why, why_size, "cannot connect to PostgreSQL: %.*s", length, line);
         pg_conn_close(conn);
         return CASH_SERVICE_UNAVAILABLE;
     }
     PQsetNoticeReceiver(conn->pg, pg_notice_receive, conn);
     cash_result result = pg_conn_settings(conn);
     if (result != CASH_OK) {
-        if (why != NULL && why_size > 0) {
-            snprintf(why, why_size, "cannot set up a PostgreSQL session");
-        }
+        db_why(why, why_size, "cannot set up a PostgreSQL session");
         pg_conn_close(conn);
     }
     return result;
@@ -129,17 +115,6 @@ static bool pg_conn_alive(struct pg_conn *conn)
 }
 
 /* ---- the pool ---- */
-
-static void deadline_after_ms(struct timespec *deadline, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, deadline);
-    deadline->tv_sec += (time_t)(ms / 1000);
-    deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline->tv_nsec >= 1000000000L) {
-        deadline->tv_sec += 1;
-        deadline->tv_nsec -= 1000000000L;
-    }
-}
 
 /* A free connection, preferring one already connected; NULL if all are checked out. */
 static struct pg_conn *pool_idle_locked(struct pg_store *store)
@@ -178,7 +153,7 @@ static void pool_release(struct pg_store *store, struct pg_conn *conn)
 static cash_result pool_checkout(struct pg_store *store, struct pg_conn **out)
 {
     struct timespec deadline;
-    deadline_after_ms(&deadline, DB_TIMEOUT_MS);
+    db_deadline_after_ms(&deadline, DB_TIMEOUT_MS);
     pthread_mutex_lock(&store->pool_mutex);
     struct pg_conn *conn = pool_idle_locked(store);
     while (conn == NULL) {
@@ -308,26 +283,15 @@ cash_result pg_driver_run(struct store *base, enum db_mode mode, db_body body, v
 
 /* ---- open and close ---- */
 
-static void why_set(char *why, size_t why_size, const char *text)
-{
-    if (why != NULL && why_size > 0) {
-        snprintf(why, why_size, "%s", text);
-    }
-}
-
 /* Checks the URL's syntax with libpq before anything is connected. */
 static bool pg_url_valid(const char *url, char *why, size_t why_size)
 {
     char *error = NULL;
     PQconninfoOption *options = PQconninfoParse(url, &error);
     if (options == NULL) {
-        char line[PG_WHY_BYTES_MAX] = "out of memory";
-        if (error != NULL) {
-            snprintf(line, sizeof(line), "%.*s", (int)strcspn(error, "\n"), error);
-        }
-        char text[PG_WHY_BYTES_MAX + 64];
-        snprintf(text, sizeof(text), "the PostgreSQL URL is not valid: %s", line);
-        why_set(why, why_size, text);
+        const char *line = error != NULL ? error : "out of memory";
+        db_why(why, why_size, "the PostgreSQL URL is not valid: %.*s", (int)strcspn(line, "\n"),
+               line);
         PQfreemem(error);
         return false;
     }
@@ -363,7 +327,7 @@ cash_result store_pg_open(const char *url, const struct store_options *options, 
     int64_t pool_size =
         options != NULL && options->pool_size > 0 ? options->pool_size : DB_POOL_DEFAULT;
     if (pool_size > DB_POOL_MAX) {
-        why_set(why, why_size, "the connection pool is larger than DB_POOL_MAX");
+        db_why(why, why_size, "the connection pool is larger than DB_POOL_MAX");
         return CASH_VALIDATION_ERROR;
     }
     if (!pg_url_valid(url, why, why_size)) {
@@ -371,7 +335,7 @@ cash_result store_pg_open(const char *url, const struct store_options *options, 
     }
     struct pg_store *store = calloc(1, sizeof(*store));
     if (store == NULL) {
-        why_set(why, why_size, "out of memory");
+        db_why(why, why_size, "out of memory");
         return CASH_INTERNAL_ERROR;
     }
     store->base.driver = &pg_driver;
@@ -382,7 +346,7 @@ cash_result store_pg_open(const char *url, const struct store_options *options, 
     store->url = strdup(url);
     store->conns = calloc(store->pool_size, sizeof(*store->conns));
     if (store->url == NULL || store->conns == NULL) {
-        why_set(why, why_size, "out of memory");
+        db_why(why, why_size, "out of memory");
         pg_store_free(store);
         return CASH_INTERNAL_ERROR;
     }

@@ -1,7 +1,8 @@
 /*
  * pg_db.c - the PostgreSQL driver's statement verbs (db.h): the catalogue's statements prepared
  * once per connection by id, values as text both ways, rows of a result one at a time, and a
- * statement marked `stream` read row by row from the server (single-row mode).
+ * statement marked `stream` read row by row from the server (single-row mode); and its errors,
+ * SQLSTATEs mapped onto results.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,9 +12,147 @@
 #include "common/log.h"
 #include "store/pg_internal.h"
 
-#define PG_TEXT_OID  25
-#define PG_INT8_OID  20
-#define PG_NAME_BYTES_MAX 16
+#define PG_TEXT_OID         25
+#define PG_INT8_OID         20
+#define PG_NAME_BYTES_MAX   16
+#define PG_NUMBER_BYTES_MAX 24 /* "-9223372036854775808" and its NUL */
+
+/* Parameters of one statement, in order ($1, $2, ...), as text (numbers formatted here). */
+struct pg_params {
+    const char *values[SQL_PARAMS_MAX]; /* borrowed text, or numbers[i]; NULL is SQL NULL */
+    char numbers[SQL_PARAMS_MAX][PG_NUMBER_BYTES_MAX];
+    int count;
+    bool overflow;
+};
+
+/* ---- errors ---- */
+
+static bool sqlstate_is(const char *state, const char *expected)
+{
+    return state != NULL && strcmp(state, expected) == 0;
+}
+
+static bool sqlstate_class_is(const char *state, const char *class_prefix)
+{
+    return state != NULL && strncmp(state, class_prefix, 2) == 0;
+}
+
+/* The database is busy, going away or out of something: try again later. */
+static bool sqlstate_unavailable(const char *state)
+{
+    return sqlstate_is(state, "57014") ||    /* query_canceled: statement_timeout */
+           sqlstate_is(state, "55P03") ||    /* lock_not_available */
+           sqlstate_is(state, "25006") ||    /* read_only_sql_transaction: a standby */
+           sqlstate_class_is(state, "53") || /* insufficient resources: too many connections */
+           sqlstate_class_is(state, "57") || /* operator intervention: shutdown, terminated */
+           sqlstate_class_is(state, "08");   /* connection exception */
+}
+
+/* Maps a failure (pg_internal.h); res may be NULL when libpq could not even send. */
+cash_result pg_fail(struct pg_conn *conn, const PGresult *res, const char *what)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (conn->pg == NULL || PQstatus(conn->pg) != CONNECTION_OK) {
+        conn->lost = true;
+        log_warn("store: %s: the PostgreSQL connection was lost (%s)", what,
+                 state != NULL ? state : "no SQLSTATE");
+        return CASH_SERVICE_UNAVAILABLE;
+    }
+    if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01")) {
+        conn->retry = true;
+        log_debug("store: %s: %s (SQLSTATE %s)", what,
+                  state[2] == 'P' ? "deadlock" : "serialization failure", state);
+        return CASH_SERVICE_UNAVAILABLE;
+    }
+    if (sqlstate_is(state, "23505") || sqlstate_is(state, "42P07") || sqlstate_is(state, "42710")) {
+        return CASH_CONFLICT; /* a unique key, or (migrations) an object another made first */
+    }
+    if (sqlstate_unavailable(state)) {
+        log_warn("store: %s: %s (SQLSTATE %s)", what, primary != NULL ? primary : "?", state);
+        return CASH_SERVICE_UNAVAILABLE;
+    }
+    if (state == NULL) {
+        const char *message = PQerrorMessage(conn->pg);
+        log_error("store: %s: %.*s", what, (int)strcspn(message, "\n"), message);
+        return CASH_INTERNAL_ERROR;
+    }
+    /* Only the primary message: DETAIL may quote the values of a row. */
+    log_error("store: %s: %s (SQLSTATE %s)", what, primary != NULL ? primary : "?", state);
+    return CASH_INTERNAL_ERROR;
+}
+
+/* ---- parameters ---- */
+
+static void pg_params_start(struct pg_params *params)
+{
+    params->count = 0;
+    params->overflow = false;
+}
+
+static int pg_param_next(struct pg_params *params)
+{
+    if (params->count == SQL_PARAMS_MAX) {
+        params->overflow = true;
+        return -1;
+    }
+    return params->count++;
+}
+
+static void pg_param_text(struct pg_params *params, const char *text)
+{
+    int index = pg_param_next(params);
+    if (index >= 0) {
+        params->values[index] = text; /* borrowed until the statement has run */
+    }
+}
+
+static void pg_param_int64(struct pg_params *params, int64_t value)
+{
+    int index = pg_param_next(params);
+    if (index >= 0) {
+        snprintf(params->numbers[index], sizeof(params->numbers[index]), "%lld", (long long)value);
+        params->values[index] = params->numbers[index];
+    }
+}
+
+static void pg_param_null(struct pg_params *params)
+{
+    int index = pg_param_next(params);
+    if (index >= 0) {
+        params->values[index] = NULL;
+    }
+}
+
+cash_result pg_exec_simple(struct pg_conn *conn, const char *sql, const char *what)
+{
+    PGresult *res = PQexec(conn->pg, sql);
+    ExecStatusType status = PQresultStatus(res);
+    cash_result result = CASH_OK;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        result = pg_fail(conn, res, what);
+    }
+    PQclear(res);
+    return result;
+}
+
+/* Rows a writing statement changed (PQcmdTuples); -1 if it does not say. */
+static int64_t pg_changes(PGresult *res)
+{
+    const char *text = PQcmdTuples(res);
+    char *end = NULL;
+    if (text == NULL || text[0] == '\0') {
+        return -1;
+    }
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value < 0) {
+        return -1;
+    }
+    return (int64_t)value;
+}
+
+/* ---- statements ---- */
 
 struct pg_db_stmt {
     struct db_stmt base; /* first member */
@@ -332,14 +471,6 @@ static cash_result pg_db_migrated(struct store *store)
     return pg_function_install(pg_store_of(store));
 }
 
-static int pg_db_control(struct store *store, int op, void *argument)
-{
-    (void)store;
-    (void)op;
-    (void)argument;
-    return -1;
-}
-
 const struct db_driver pg_driver = {
     .close = pg_close,
     .durability_check = pg_durability_check,
@@ -359,6 +490,5 @@ const struct db_driver pg_driver = {
     .exec_simple = pg_db_exec_simple,
     .withdraw_create_one = pg_withdraw_create_one,
     .migrated = pg_db_migrated,
-    .control = pg_db_control,
 };
 

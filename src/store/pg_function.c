@@ -228,37 +228,20 @@ static const cash_result withdraw_function_outcomes[] = {
 
 /* ---- installing ---- */
 
-/* Runs text (no parameters) to its end, keeping its first row's first number in *first_out. */
-static cash_result function_query(struct db_tx *tx, struct db_stmt *stmt, int64_t *first_out)
-{
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
-    }
-    struct db_row row;
-    db_row_start(&row, stmt);
-    *first_out = db_row_int64(&row);
-    result = db_row_check(&row, "function install");
-    if (result == CASH_OK && db_step(stmt) != CASH_NOT_FOUND) {
-        result = CASH_INTERNAL_ERROR;
-    }
-    (void)tx;
-    return result;
-}
-
 static cash_result function_install_body(struct db_tx *tx, void *context)
 {
     (void)context;
     int64_t version = 0;
-    cash_result result = function_query(tx, db_statement_text(tx, SQL_INSTALL_LOCK), &version);
+    int64_t installed = 0;
+    struct db_stmt *stmt = db_statement_text(tx, SQL_INSTALL_LOCK);
+    cash_result result = db_step_int64(stmt, "function install", &version);
     if (result != CASH_OK) {
         return result;
     }
-    struct db_stmt *stmt = db_statement_text(tx, SQL_INSTALLED);
+    stmt = db_statement_text(tx, SQL_INSTALLED);
     db_bind_text(stmt, WITHDRAW_FUNCTION_NAME WITHDRAW_FUNCTION_TYPES);
     db_bind_text(stmt, WITHDRAW_FUNCTION_BODY);
-    int64_t installed = 0;
-    result = function_query(tx, stmt, &installed);
+    result = db_step_int64(stmt, "function install", &installed);
     if (result != CASH_OK || installed == 1) {
         return result;
     }
@@ -288,25 +271,12 @@ static void withdraw_function_bind(struct db_stmt *stmt, const struct withdraw_c
     const struct second_factor *factor = create->factor;
     const struct withdrawal *w = &create->withdrawal;
     bool replay = request != NULL && request->signature_hex != NULL;
-    if (replay) {
-        db_bind_text(stmt, request->api_key);
-        db_bind_text(stmt, request->signature_hex);
-    } else {
-        db_bind_null(stmt);
-        db_bind_null(stmt);
-    }
+    db_bind_text(stmt, replay ? request->api_key : NULL);
+    db_bind_text(stmt, replay ? request->signature_hex : NULL);
     db_bind_int64(stmt, replay ? request->now_ms : 0);
     db_bind_int64(stmt, replay ? request->replay_expires_ms : 0);
-    if (factor->member_id != NULL) {
-        db_bind_text(stmt, factor->member_id);
-    } else {
-        db_bind_null(stmt); /* refused as no factor */
-    }
-    if (factor->verification_id != NULL) {
-        db_bind_text(stmt, factor->verification_id);
-    } else {
-        db_bind_null(stmt);
-    }
+    db_bind_text(stmt, factor->member_id); /* NULL: refused as no factor */
+    db_bind_text(stmt, factor->verification_id);
     db_bind_int64(stmt, factor->now_ms);
     db_bind_int64(stmt, factor->window_ms);
     db_bind_int64(stmt, factor->uses_max);

@@ -35,11 +35,6 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* Parameters of one statement (a list with every filter is the largest). */
-#define PG_PARAMS_MAX       40
-#define PG_NUMBER_BYTES_MAX 24 /* "-9223372036854775808" and its NUL */
-
-
 struct pg_db_stmt; /* pg_db.c */
 
 struct pg_conn {
@@ -82,24 +77,8 @@ void pg_db_statements_free(struct pg_conn *conn);
  */
 cash_result pg_fail(struct pg_conn *conn, const PGresult *res, const char *what);
 
-/* Parameters of one statement, in order ($1, $2, ...). */
-struct pg_params {
-    const char *values[PG_PARAMS_MAX]; /* borrowed text, or numbers[i]; NULL is SQL NULL */
-    char numbers[PG_PARAMS_MAX][PG_NUMBER_BYTES_MAX];
-    int count;
-    bool overflow;
-};
-
-void pg_params_start(struct pg_params *params);
-/* Borrowed: the text must stay alive until the statement has run. */
-void pg_param_text(struct pg_params *params, const char *text);
-void pg_param_int64(struct pg_params *params, int64_t value);
-void pg_param_null(struct pg_params *params);
-
 /* Runs SQL without parameters or rows (DDL, BEGIN, SET) through the simple protocol. */
 cash_result pg_exec_simple(struct pg_conn *conn, const char *sql, const char *what);
-/* Rows a writing statement changed (PQcmdTuples); -1 if it does not say. */
-int64_t pg_changes(PGresult *res);
 
 /* SPEC 7 (struct db_driver: durability_check), and the driver's close. */
 cash_result pg_durability_check(struct store *store, char *why, size_t why_size);

@@ -150,7 +150,7 @@ static cash_result key_delete(struct db_tx *tx, const char *api_key, const char 
     return db_exec(stmt, NULL);
 }
 
-/* The key as kept: a live one decides (store_request_kept), an expired one is dropped. */
+/* The key as kept: a live one decides, an expired one is dropped. */
 static cash_result key_lookup(struct db_tx *tx, struct store_request *request)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_KEY_GET);

@@ -40,14 +40,6 @@
 #include "store/sqlite_internal.h"
 
 
-/* Writes "text" or, with detail, "text detail" into why. */
-static void why_set(char *why, size_t why_size, const char *text, const char *detail)
-{
-    if (why != NULL && why_size > 0) {
-        snprintf(why, why_size, "%s%s%s", text, detail[0] != '\0' ? " " : "", detail);
-    }
-}
-
 struct sqlite_store *sqlite_store_of(struct store *store)
 {
     assert(store != NULL && store->driver == &sqlite_driver);
@@ -221,31 +213,31 @@ static void checkpoint_after_batch(struct sqlite_store *store)
 cash_result store_sqlite_open(const char *path, struct store **out, char *why, size_t why_size)
 {
     if (path == NULL || path[0] == '\0') {
-        why_set(why, why_size, "the sqlite: URL names no file", "");
+        db_why(why, why_size, "the sqlite: URL names no file");
         return CASH_VALIDATION_ERROR;
     }
     if (sqlite3_threadsafe() == 0) {
-        why_set(why, why_size, "SQLite was built without thread support", "");
+        db_why(why, why_size, "SQLite was built without thread support");
         return CASH_INTERNAL_ERROR;
     }
     struct sqlite_store *store = calloc(1, sizeof(*store));
     if (store == NULL) {
-        why_set(why, why_size, "out of memory", "");
+        db_why(why, why_size, "out of memory");
         return CASH_INTERNAL_ERROR;
     }
     store->base.driver = &sqlite_driver;
     store->path = strdup(path);
     cash_result result = CASH_INTERNAL_ERROR;
     if (store->path == NULL) {
-        why_set(why, why_size, "out of memory", "");
+        db_why(why, why_size, "out of memory");
         goto out_free_store;
     }
     result = sqlite_conn_open(path, true, &store->writer);
     if (result != CASH_OK) {
-        why_set(why, why_size,
-                result == CASH_SERVICE_UNAVAILABLE ? "the SQLite database is busy:"
-                                                   : "cannot open the SQLite database",
-                path);
+        db_why(why, why_size, "%s %s",
+               result == CASH_SERVICE_UNAVAILABLE ? "the SQLite database is busy:"
+                                                  : "cannot open the SQLite database",
+               path);
         goto out_free_path;
     }
     sqlite3_wal_hook(store->writer.db, wal_hook_note, store);
@@ -288,17 +280,6 @@ void sqlite_close(struct store *base)
 
 /* ---- the reader pool ---- */
 
-static void deadline_after_ms(struct timespec *deadline, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, deadline);
-    deadline->tv_sec += (time_t)(ms / 1000);
-    deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline->tv_nsec >= 1000000000L) {
-        deadline->tv_sec += 1;
-        deadline->tv_nsec -= 1000000000L;
-    }
-}
-
 static struct sqlite_conn *reader_idle_locked(struct sqlite_store *store)
 {
     for (size_t i = 0; i < store->reader_count; i++) {
@@ -314,7 +295,7 @@ static cash_result reader_checkout(struct sqlite_store *store, struct sqlite_con
 {
     struct timespec deadline;
     cash_result result = CASH_OK;
-    deadline_after_ms(&deadline, DB_TIMEOUT_MS);
+    db_deadline_after_ms(&deadline, DB_TIMEOUT_MS);
     pthread_mutex_lock(&store->readers_mutex);
     struct sqlite_conn *conn = reader_idle_locked(store);
     while (conn == NULL && store->reader_count == DB_READERS_MAX) {

@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "store/sqlite_internal.h"
 
+#define SQLITE_SYNCHRONOUS_FULL 2
+
 struct sqlite_db_stmt {
     struct db_stmt base; /* first member */
     struct sqlite_conn *conn;
@@ -27,45 +29,26 @@ static struct sqlite_db_stmt *sqlite_stmt_of(struct db_stmt *stmt)
     return (struct sqlite_db_stmt *)stmt;
 }
 
-/* $n, with n in 1..SQL_PARAMS_MAX: n; anything else 0. */
-static int sqlite_param_number(const char *name)
-{
-    if (name == NULL || name[0] != '$' || name[1] < '1' || name[1] > '9') {
-        return 0;
-    }
-    int number = 0;
-    for (const char *digit = name + 1; *digit != '\0'; digit++) {
-        if (*digit < '0' || *digit > '9' || number > SQL_PARAMS_MAX) {
-            return 0;
-        }
-        number = number * 10 + (*digit - '0');
-    }
-    return number <= SQL_PARAMS_MAX ? number : 0;
-}
-
-/* Maps $1 .. $n to SQLite's indexes; false (logged) for another name or a gap. */
+/* Maps $1 .. $n to SQLite's indexes; false (logged) for another name or a gap: with n
+ * parameters in all, each of $1 .. $n must be one of them. */
 static bool sqlite_params_map(struct sqlite_db_stmt *stmt)
 {
-    int count = sqlite3_bind_parameter_count(stmt->stmt);
-    memset(stmt->index_of, 0, sizeof(stmt->index_of));
-    stmt->param_count = 0;
-    for (int index = 1; index <= count; index++) {
-        int number = sqlite_param_number(sqlite3_bind_parameter_name(stmt->stmt, index));
-        if (number == 0) {
+    stmt->param_count = sqlite3_bind_parameter_count(stmt->stmt);
+    if (stmt->param_count > SQL_PARAMS_MAX) {
+        log_error("store: a statement has more than %d parameters: %.60s", SQL_PARAMS_MAX,
+                  sqlite3_sql(stmt->stmt));
+        return false;
+    }
+    for (int number = 1; number <= stmt->param_count; number++) {
+        char name[16];
+        snprintf(name, sizeof(name), "$%d", number);
+        int index = sqlite3_bind_parameter_index(stmt->stmt, name);
+        if (index == 0) {
             log_error("store: a statement has a parameter that is not $1..$%d: %.60s",
-                      SQL_PARAMS_MAX, sqlite3_sql(stmt->stmt));
+                      stmt->param_count, sqlite3_sql(stmt->stmt));
             return false;
         }
         stmt->index_of[number] = (unsigned char)index;
-        if (number > stmt->param_count) {
-            stmt->param_count = number;
-        }
-    }
-    for (int number = 1; number <= stmt->param_count; number++) {
-        if (stmt->index_of[number] == 0) {
-            log_error("store: a statement skips $%d: %.60s", number, sqlite3_sql(stmt->stmt));
-            return false;
-        }
     }
     return true;
 }
@@ -235,6 +218,32 @@ static const char *sqlite_db_column_text(struct db_stmt *stmt, int column)
 static cash_result sqlite_db_exec_simple(struct db_tx *tx, const char *sql)
 {
     return sqlite_exec((struct sqlite_conn *)tx, sql, sql);
+}
+
+/* SPEC 7: a commit is on disk before COMMIT returns only with PRAGMA synchronous FULL (2) or
+ * EXTRA (3) in WAL mode; NORMAL (1) loses the last transactions on a power failure, OFF (0) may
+ * corrupt the file. Reads it on the connection that commits (the writer); see store.h. */
+static cash_result sqlite_durability_check(struct store *base, char *why, size_t why_size)
+{
+    struct sqlite_store *store = sqlite_store_of(base);
+    struct sqlite_conn *conn = &store->writer;
+    int64_t level = -1;
+    pthread_mutex_lock(&store->writer_mutex);
+    struct db_stmt *stmt = db_statement_text(&conn->tx, "PRAGMA synchronous");
+    cash_result result = db_step_int64(stmt, "synchronous", &level);
+    sqlite_stmt_reset_all(conn);
+    pthread_mutex_unlock(&store->writer_mutex);
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (level < SQLITE_SYNCHRONOUS_FULL) {
+        snprintf(why, why_size,
+                 "SQLite runs with synchronous=%lld (below FULL): a crash loses committed "
+                 "transactions",
+                 (long long)level);
+        return CASH_VALIDATION_ERROR;
+    }
+    return CASH_OK;
 }
 
 /* One run of body (db.h): reads on a reader, writes in a group commit; never "again". */

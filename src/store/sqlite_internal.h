@@ -110,9 +110,6 @@ void sqlite_stmt_reset_all(struct sqlite_conn *conn);
 /* Executes SQL without parameters or rows (DDL, pragmas). */
 cash_result sqlite_exec(struct sqlite_conn *conn, const char *sql, const char *what);
 
-/* SPEC 7 (struct db_driver: durability_check): CASH_VALIDATION_ERROR (why says so) when the
- * writer's synchronous is below FULL. */
-cash_result sqlite_durability_check(struct store *store, char *why, size_t why_size);
 /* Releases the store (struct db_driver: close). */
 void sqlite_close(struct store *store);
 
