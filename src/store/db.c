@@ -50,11 +50,6 @@ cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *c
     }
 }
 
-unsigned db_caps(const struct store *store)
-{
-    return store->driver->caps;
-}
-
 bool db_tx_can(const struct db_tx *tx, enum db_capability capability)
 {
     return (tx->driver->caps & (unsigned)capability) != 0;
@@ -127,13 +122,6 @@ cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out)
         *changes_out = stmt->driver->changes(stmt);
     }
     return CASH_OK;
-}
-
-cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64_t *changes_out)
-{
-    struct db_stmt *stmt = db_statement(tx, id);
-    db_bind_text(stmt, text);
-    return db_exec(stmt, changes_out);
 }
 
 cash_result db_exec_one(struct db_stmt *stmt, cash_result none)

@@ -117,8 +117,7 @@ struct db_stmt {
  */
 cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *context);
 
-/* The capability bits of store's driver. */
-unsigned db_caps(const struct store *store);
+/* Whether the driver running tx has the capability. */
 bool db_tx_can(const struct db_tx *tx, enum db_capability capability);
 
 /* The catalogue's statement id, reset and unbound; NULL (logged) on failure, which the calls
@@ -137,8 +136,6 @@ void db_bind_bool(struct db_stmt *stmt, bool value); /* 0 or 1 */
 cash_result db_step(struct db_stmt *stmt);
 /* Runs the statement to its end; *changes_out (may be NULL): rows it changed. */
 cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out);
-/* db_statement(), one text parameter, db_exec(): the common "by id" write. */
-cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64_t *changes_out);
 /* Runs a write of one row (by its key, or guarded) to its end: CASH_OK when it changed exactly
  * one row, else none (CASH_NOT_FOUND for a key that names no row, say). */
 cash_result db_exec_one(struct db_stmt *stmt, cash_result none);

@@ -78,28 +78,22 @@ cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *sig
     return db_exec_one(stmt, CASH_DUPLICATED_SIGNATURE);
 }
 
-struct replay_context {
-    const char *api_key;
-    const char *signature_hex;
-    int64_t now_ms;
-    int64_t expires_ms;
-};
-
-static cash_result replay_body(struct db_tx *tx, void *context_pointer)
+/* The replay row of a request that names a signature. */
+static cash_result request_replay_insert(struct db_tx *tx, void *request_pointer)
 {
-    struct replay_context *context = context_pointer;
-    return replay_insert(tx, context->api_key, context->signature_hex, context->now_ms,
-                         context->expires_ms);
+    const struct store_request *request = request_pointer;
+    return replay_insert(tx, request->api_key, request->signature_hex, request->now_ms,
+                         request->replay_expires_ms);
 }
 
 /* Drops expired signatures and idempotency keys. */
-static cash_result replay_prune_body(struct db_tx *tx, void *context_pointer)
+static cash_result replay_prune_body(struct db_tx *tx, void *request_pointer)
 {
     static const enum sql_id statements[] = {SQL_REPLAY_PRUNE, SQL_KEY_PRUNE};
-    struct replay_context *context = context_pointer;
+    const struct store_request *request = request_pointer;
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
         struct db_stmt *stmt = db_statement(tx, statements[i]);
-        db_bind_int64(stmt, context->now_ms);
+        db_bind_int64(stmt, request->now_ms);
         int64_t pruned = 0;
         cash_result result = db_exec(stmt, &pruned);
         if (result != CASH_OK) {
@@ -125,16 +119,16 @@ cash_result store_replay_remember(struct store *store, const char *api_key,
         expires_ms <= now_ms) {
         return CASH_VALIDATION_ERROR;
     }
-    struct replay_context context = {
+    struct store_request request = {
         .api_key = api_key,
         .signature_hex = signature_hex,
+        .replay_expires_ms = expires_ms,
         .now_ms = now_ms,
-        .expires_ms = expires_ms,
     };
     uint_fast64_t calls = atomic_fetch_add(&store->replay_calls, 1);
-    cash_result result = db_run(store, DB_WRITE_ONE, replay_body, &context);
+    cash_result result = db_run(store, DB_WRITE_ONE, request_replay_insert, &request);
     if (result == CASH_OK && calls % REPLAY_PRUNE_EVERY_CALLS == 0 &&
-        db_run(store, DB_WRITE, replay_prune_body, &context) != CASH_OK) {
+        db_run(store, DB_WRITE, replay_prune_body, &request) != CASH_OK) {
         log_warn("store: pruning expired signatures failed; the next prune tries again");
     }
     return result;
@@ -223,11 +217,8 @@ static cash_result request_body(struct db_tx *tx, void *context_pointer)
     struct request_call *call = context_pointer;
     struct store_request *request = call->request;
     store_request_clear(request); /* a run again starts afresh */
-    cash_result result = CASH_OK;
-    if (request->signature_hex != NULL) {
-        result = replay_insert(tx, request->api_key, request->signature_hex, request->now_ms,
-                               request->replay_expires_ms);
-    }
+    cash_result result =
+        request->signature_hex != NULL ? request_replay_insert(tx, request) : CASH_OK;
     if (result == CASH_OK && request->idempotency_key != NULL) {
         result = key_lookup(tx, request);
     }

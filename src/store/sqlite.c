@@ -39,7 +39,6 @@
 #include "common/log.h"
 #include "store/sqlite_internal.h"
 
-
 struct sqlite_store *sqlite_store_of(struct store *store)
 {
     assert(store != NULL && store->driver == &sqlite_driver);
@@ -334,22 +333,25 @@ static void reader_release(struct sqlite_store *store, struct sqlite_conn *conn)
 
 /* ---- transactions ---- */
 
-/* Ends the open transaction: COMMIT when commit (falling back to ROLLBACK), else ROLLBACK. */
-static cash_result transaction_end(struct sqlite_conn *conn, bool commit)
+/* Ends the open transaction without keeping anything, unless SQLite already rolled it back. */
+static void transaction_rollback(struct sqlite_conn *conn)
 {
-    cash_result result = CASH_OK;
     sqlite_stmt_reset_all(conn);
-    if (commit) {
-        result = sqlite_exec(conn, "COMMIT", "commit");
-        if (result == CASH_OK) {
-            return CASH_OK;
-        }
+    if (sqlite3_get_autocommit(conn->db) != 0) {
+        return;
     }
-    if (sqlite3_get_autocommit(conn->db) == 0) {
-        cash_result rollback = sqlite_exec(conn, "ROLLBACK", "rollback");
-        if (rollback != CASH_OK) {
-            log_error("store: rollback failed");
-        }
+    if (sqlite_exec(conn, "ROLLBACK", "rollback") != CASH_OK) {
+        log_error("store: rollback failed");
+    }
+}
+
+/* COMMIT; when it fails, what is left of the transaction is rolled back. */
+static cash_result transaction_commit(struct sqlite_conn *conn)
+{
+    sqlite_stmt_reset_all(conn);
+    cash_result result = sqlite_exec(conn, "COMMIT", "commit");
+    if (result != CASH_OK) {
+        transaction_rollback(conn);
     }
     return result;
 }
@@ -415,18 +417,6 @@ static void group_fail_all(struct sqlite_group_job *first, cash_result result)
     }
 }
 
-/* Ends the batch's transaction without keeping anything, unless SQLite already rolled it back. */
-static void group_rollback(struct sqlite_conn *conn)
-{
-    sqlite_stmt_reset_all(conn);
-    if (sqlite3_get_autocommit(conn->db) != 0) {
-        return;
-    }
-    if (sqlite_exec(conn, "ROLLBACK", "rollback") != CASH_OK) {
-        log_error("store: rollback failed");
-    }
-}
-
 /*
  * Runs one job in a savepoint of the open transaction: released when its body returns CASH_OK,
  * rolled back to otherwise, which undoes this job's writes and no one else's. False when the
@@ -455,14 +445,12 @@ static bool group_job_run(struct sqlite_conn *conn, struct sqlite_group_job *job
 static void group_alone_run(struct sqlite_conn *conn, struct sqlite_group_job *job)
 {
     job->result = job->body(&conn->tx, job->context);
-    sqlite_stmt_reset_all(conn);
     if (job->result != CASH_OK) {
-        group_rollback(conn);
+        transaction_rollback(conn);
         return;
     }
-    cash_result committed = sqlite_exec(conn, "COMMIT", "commit");
+    cash_result committed = transaction_commit(conn);
     if (committed != CASH_OK) {
-        group_rollback(conn);
         job->result = group_lost_result(committed);
     }
 }
@@ -482,15 +470,14 @@ static void group_batch_run(struct sqlite_conn *conn, struct sqlite_group_job *f
     for (struct sqlite_group_job *job = first; job != NULL; job = job->next) {
         if (!group_job_run(conn, job)) {
             cash_result lost = group_lost_result(job->result);
-            group_rollback(conn);
+            transaction_rollback(conn);
             group_fail_all(first, lost);
             return;
         }
     }
     /* A body's CASH_OK counts from here on only: synchronous=FULL syncs the WAL in COMMIT. */
-    result = sqlite_exec(conn, "COMMIT", "commit");
+    result = transaction_commit(conn);
     if (result != CASH_OK) {
-        group_rollback(conn);
         group_fail_all(first, group_lost_result(result));
     }
 }
@@ -597,7 +584,7 @@ cash_result sqlite_read_run(struct sqlite_store *store, db_body body, void *cont
     result = body(&conn->tx, context);
     if (snapshot) {
         /* A read transaction has nothing to keep: ending it is enough either way. */
-        cash_result ended = transaction_end(conn, true);
+        cash_result ended = transaction_commit(conn);
         if (result == CASH_OK) {
             result = ended;
         }

@@ -159,9 +159,10 @@ cash_result store_verification_get(struct store *store, const char *verification
 static cash_result verification_fail_body(struct db_tx *tx, void *context_pointer)
 {
     struct verification_context *context = context_pointer;
-    int64_t changes = 0;
-    cash_result result = db_exec_id(tx, SQL_VERIFICATION_FAIL, context->verification_id, &changes);
-    if (result != CASH_OK || changes == 1) {
+    struct db_stmt *stmt = db_statement(tx, SQL_VERIFICATION_FAIL);
+    db_bind_text(stmt, context->verification_id);
+    cash_result result = db_exec_one(stmt, CASH_NOT_FOUND);
+    if (result != CASH_NOT_FOUND) {
         return result;
     }
     struct verification v;

@@ -47,37 +47,21 @@ cash_result withdraw_row_read(struct db_stmt *stmt, void *out_pointer)
     return db_row_check(&row, "withdrawal");
 }
 
-/* The column of a field and whether it holds text; NULL for an unknown field. */
-static const char *withdraw_column(enum withdraw_field field, bool *is_text_out)
-{
-    *is_text_out = true;
-    switch (field) {
-    case WITHDRAW_FIELD_WITHDRAW_ID:
-        return "withdraw_id";
-    case WITHDRAW_FIELD_STATUS:
-        return "status";
-    case WITHDRAW_FIELD_BANK_CODE:
-        return "bank_code";
-    case WITHDRAW_FIELD_HOLDER_NAME:
-        return "holder_name";
-    case WITHDRAW_FIELD_AMOUNT:
-        *is_text_out = false;
-        return "amount";
-    case WITHDRAW_FIELD_FEE:
-        *is_text_out = false;
-        return "fee";
-    case WITHDRAW_FIELD_TOTAL_AMOUNT:
-        *is_text_out = false;
-        return "total_amount";
-    case WITHDRAW_FIELD_DATE_CREATED:
-        *is_text_out = false;
-        return "created_ms";
-    case WITHDRAW_FIELD_DATE_UPDATED:
-        *is_text_out = false;
-        return "updated_ms";
-    }
-    return NULL;
-}
+/* The column of each field and whether it holds text (domain/query.h: enum withdraw_field). */
+static const struct withdraw_column {
+    const char *name;
+    bool is_text;
+} withdraw_columns[] = {
+    [WITHDRAW_FIELD_WITHDRAW_ID] = {"withdraw_id", true},
+    [WITHDRAW_FIELD_STATUS] = {"status", true},
+    [WITHDRAW_FIELD_AMOUNT] = {"amount", false},
+    [WITHDRAW_FIELD_FEE] = {"fee", false},
+    [WITHDRAW_FIELD_TOTAL_AMOUNT] = {"total_amount", false},
+    [WITHDRAW_FIELD_DATE_CREATED] = {"created_ms", false},
+    [WITHDRAW_FIELD_DATE_UPDATED] = {"updated_ms", false},
+    [WITHDRAW_FIELD_BANK_CODE] = {"bank_code", true},
+    [WITHDRAW_FIELD_HOLDER_NAME] = {"holder_name", true},
+};
 
 /* "%text%" with the LIKE wildcards of text escaped by a backslash (the SQL says ESCAPE '\');
  * false if it does not fit out_size. */
@@ -102,28 +86,12 @@ static bool like_pattern(const char *text, char *out, size_t out_size)
     return true;
 }
 
-/* The SQL of an operator before its parameter; NULL for an unknown one. A substring match is
- * ASCII case-insensitive on both drivers: SQLite's LIKE is, PostgreSQL's ILIKE is. */
-static const char *query_op_sql(enum query_op op, bool has_ilike)
-{
-    switch (op) {
-    case QUERY_EQ:
-        return " = ";
-    case QUERY_NE:
-        return " <> ";
-    case QUERY_GT:
-        return " > ";
-    case QUERY_GTE:
-        return " >= ";
-    case QUERY_LT:
-        return " < ";
-    case QUERY_LTE:
-        return " <= ";
-    case QUERY_LIKE:
-        return has_ilike ? " ILIKE " : " LIKE ";
-    }
-    return NULL;
-}
+/* The SQL of each operator before its parameter (domain/query.h: enum query_op). A substring
+ * match is ASCII case-insensitive on both drivers: SQLite's LIKE is, PostgreSQL's ILIKE is. */
+static const char *const query_ops[] = {
+    [QUERY_EQ] = " = ", [QUERY_NE] = " <> ",  [QUERY_GT] = " > ",      [QUERY_GTE] = " >= ",
+    [QUERY_LT] = " < ", [QUERY_LTE] = " <= ", [QUERY_LIKE] = " LIKE ",
+};
 
 /* The SQL being built from fixed fragments. */
 struct sql_builder {
@@ -165,10 +133,11 @@ static cash_result withdraw_list_conditions(struct withdraw_list_context *contex
     const struct withdraw_query *query = context->query;
     for (size_t i = 0; i < query->condition_count; i++) {
         const struct withdraw_condition *condition = &query->conditions[i];
-        bool column_is_text = false;
-        const char *column = withdraw_column(condition->field, &column_is_text);
-        const char *op = query_op_sql(condition->op, has_ilike);
-        if (column == NULL || op == NULL || column_is_text != condition->is_text ||
+        size_t field = (size_t)condition->field;
+        size_t op = (size_t)condition->op;
+        if (field >= sizeof(withdraw_columns) / sizeof(withdraw_columns[0]) ||
+            op >= sizeof(query_ops) / sizeof(query_ops[0]) ||
+            withdraw_columns[field].is_text != condition->is_text ||
             (condition->op == QUERY_LIKE && !condition->is_text)) {
             return CASH_VALIDATION_ERROR;
         }
@@ -177,8 +146,9 @@ static cash_result withdraw_list_conditions(struct withdraw_list_context *contex
             return CASH_VALIDATION_ERROR;
         }
         sql_append(&context->text, " AND ");
-        sql_append(&context->text, column);
-        sql_append(&context->text, op);
+        sql_append(&context->text, withdraw_columns[field].name);
+        sql_append(&context->text,
+                   condition->op == QUERY_LIKE && has_ilike ? " ILIKE " : query_ops[op]);
         sql_param(&context->text);
         if (condition->op == QUERY_LIKE) {
             sql_append(&context->text, " ESCAPE '\\'");
