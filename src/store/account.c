@@ -88,7 +88,7 @@ static cash_result account_update_body(struct db_tx *tx, void *context_pointer)
     if (update->has_auto_recharge) {
         db_bind_bool(stmt, update->auto_recharge);
     } else {
-        db_bind_null(stmt);
+        db_bind_text(stmt, NULL);
     }
     db_bind_int64(stmt, update->now_ms);
     db_bind_text(stmt, context->account_id);

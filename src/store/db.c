@@ -89,13 +89,6 @@ void db_bind_text(struct db_stmt *stmt, const char *text)
     }
 }
 
-void db_bind_null(struct db_stmt *stmt)
-{
-    if (stmt != NULL) {
-        stmt->driver->bind_null(stmt);
-    }
-}
-
 void db_bind_bool(struct db_stmt *stmt, bool value)
 {
     db_bind_int64(stmt, value ? 1 : 0);

@@ -66,8 +66,7 @@ struct db_driver {
      * NULL for the catalogue's id, or a statement built at run time (not cached). */
     struct db_stmt *(*statement)(struct db_tx *tx, enum sql_id id, const char *text);
     void (*bind_int64)(struct db_stmt *stmt, int64_t value);
-    void (*bind_text)(struct db_stmt *stmt, const char *text);
-    void (*bind_null)(struct db_stmt *stmt);
+    void (*bind_text)(struct db_stmt *stmt, const char *text); /* NULL: SQL NULL */
     /* The next row: CASH_OK with it current, CASH_NOT_FOUND after the last, or an error. */
     cash_result (*step)(struct db_stmt *stmt);
     /* Rows the statement changed, once it ran to its end. */
@@ -129,7 +128,6 @@ struct db_stmt *db_statement_text(struct db_tx *tx, const char *text);
 void db_bind_int64(struct db_stmt *stmt, int64_t value);
 /* Borrowed until the body returns; NULL binds SQL NULL. */
 void db_bind_text(struct db_stmt *stmt, const char *text);
-void db_bind_null(struct db_stmt *stmt);
 void db_bind_bool(struct db_stmt *stmt, bool value); /* 0 or 1 */
 
 /* The next row (CASH_OK), none left (CASH_NOT_FOUND), or an error. */

@@ -14,7 +14,6 @@
 #include "common/log.h"
 #include "store/pg_internal.h"
 
-
 struct pg_store *pg_store_of(struct store *store)
 {
     assert(store != NULL && store->driver == &pg_driver);
@@ -188,19 +187,13 @@ static cash_result pool_checkout(struct pg_store *store, struct pg_conn **out)
 
 /* ---- running bodies ---- */
 
-static const char *pg_mode_begin(enum db_mode mode)
-{
-    switch (mode) {
-    case DB_WRITE:
-        return "BEGIN ISOLATION LEVEL READ COMMITTED";
-    case DB_SNAPSHOT:
-        return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    case DB_READ:
-    case DB_WRITE_ONE:
-        return NULL;
-    }
-    return NULL;
-}
+/* How each mode begins; NULL: no transaction (a read, or one autocommitted statement). */
+static const char *const pg_mode_begin[] = {
+    [DB_READ] = NULL,
+    [DB_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    [DB_WRITE] = "BEGIN ISOLATION LEVEL READ COMMITTED",
+    [DB_WRITE_ONE] = NULL,
+};
 
 /* COMMIT, checking that it was one: an aborted transaction answers "ROLLBACK" instead. */
 static cash_result pg_commit(struct pg_conn *conn)
@@ -240,7 +233,7 @@ static void pg_rollback(struct pg_conn *conn)
 static cash_result pg_attempt(struct pg_conn *conn, enum db_mode mode, db_body body, void *context,
                               bool *again)
 {
-    const char *begin = pg_mode_begin(mode);
+    const char *begin = pg_mode_begin[mode];
     cash_result result = CASH_OK;
     *again = false;
     if (begin != NULL) {

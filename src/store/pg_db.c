@@ -82,48 +82,6 @@ cash_result pg_fail(struct pg_conn *conn, const PGresult *res, const char *what)
     return CASH_INTERNAL_ERROR;
 }
 
-/* ---- parameters ---- */
-
-static void pg_params_start(struct pg_params *params)
-{
-    params->count = 0;
-    params->overflow = false;
-}
-
-static int pg_param_next(struct pg_params *params)
-{
-    if (params->count == SQL_PARAMS_MAX) {
-        params->overflow = true;
-        return -1;
-    }
-    return params->count++;
-}
-
-static void pg_param_text(struct pg_params *params, const char *text)
-{
-    int index = pg_param_next(params);
-    if (index >= 0) {
-        params->values[index] = text; /* borrowed until the statement has run */
-    }
-}
-
-static void pg_param_int64(struct pg_params *params, int64_t value)
-{
-    int index = pg_param_next(params);
-    if (index >= 0) {
-        snprintf(params->numbers[index], sizeof(params->numbers[index]), "%lld", (long long)value);
-        params->values[index] = params->numbers[index];
-    }
-}
-
-static void pg_param_null(struct pg_params *params)
-{
-    int index = pg_param_next(params);
-    if (index >= 0) {
-        params->values[index] = NULL;
-    }
-}
-
 cash_result pg_exec_simple(struct pg_conn *conn, const char *sql, const char *what)
 {
     PGresult *res = PQexec(conn->pg, sql);
@@ -157,15 +115,15 @@ static int64_t pg_changes(PGresult *res)
 struct pg_db_stmt {
     struct db_stmt base; /* first member */
     struct pg_conn *conn;
-    enum sql_id id;   /* SQL_COUNT: a statement built at run time */
-    char *text;       /* run-time statements only: owned */
+    enum sql_id id; /* SQL_COUNT: a statement built at run time */
+    char *text;     /* run-time statements only: owned */
     bool stream;
     int param_count; /* the highest $n of its text */
     struct pg_params params;
-    PGresult *res;    /* the rows (or the current row when streaming); NULL before the first step */
-    int row;          /* the current row of res */
-    bool started;     /* sent to the server */
-    bool finished;    /* every row was read */
+    PGresult *res; /* the rows (or the current row when streaming); NULL before the first step */
+    int row;       /* the current row of res */
+    bool started;  /* sent to the server */
+    bool finished; /* every row was read */
     int64_t changes;
 };
 
@@ -206,7 +164,8 @@ static void pg_stmt_reset(struct pg_db_stmt *stmt)
     stmt->started = false;
     stmt->finished = false;
     stmt->changes = 0;
-    pg_params_start(&stmt->params);
+    stmt->params.count = 0;
+    stmt->params.overflow = false;
 }
 
 void pg_db_statements_reset(struct pg_conn *conn)
@@ -296,19 +255,26 @@ static struct db_stmt *pg_db_statement(struct db_tx *tx, enum sql_id id, const c
     return &stmt->base;
 }
 
-static void pg_db_bind_int64(struct db_stmt *stmt, int64_t value)
-{
-    pg_param_int64(&pg_stmt_of(stmt)->params, value);
-}
-
+/* Binds the next parameter: text borrowed until the statement has run, NULL for SQL NULL. */
 static void pg_db_bind_text(struct db_stmt *stmt, const char *text)
 {
-    pg_param_text(&pg_stmt_of(stmt)->params, text);
+    struct pg_params *params = &pg_stmt_of(stmt)->params;
+    if (params->count == SQL_PARAMS_MAX) {
+        params->overflow = true;
+        return;
+    }
+    params->values[params->count++] = text;
 }
 
-static void pg_db_bind_null(struct db_stmt *stmt)
+static void pg_db_bind_int64(struct db_stmt *stmt, int64_t value)
 {
-    pg_param_null(&pg_stmt_of(stmt)->params);
+    struct pg_params *params = &pg_stmt_of(stmt)->params;
+    const char *number = NULL;
+    if (params->count < SQL_PARAMS_MAX) {
+        snprintf(params->numbers[params->count], PG_NUMBER_BYTES_MAX, "%lld", (long long)value);
+        number = params->numbers[params->count];
+    }
+    pg_db_bind_text(stmt, number); /* past the last: remembered as an overflow */
 }
 
 /* What a failure of stmt is logged as: the start of its text. */
@@ -366,8 +332,8 @@ static cash_result pg_db_run_stmt(struct pg_db_stmt *stmt)
                            NULL, NULL, 0);
     } else {
         snprintf(name, sizeof(name), "s%d", (int)stmt->id);
-        res = PQexecPrepared(conn->pg, name, stmt->params.count, stmt->params.values, NULL, NULL,
-                             0);
+        res =
+            PQexecPrepared(conn->pg, name, stmt->params.count, stmt->params.values, NULL, NULL, 0);
     }
     ExecStatusType status = PQresultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -465,12 +431,6 @@ static cash_result pg_db_exec_simple(struct db_tx *tx, const char *sql)
     return pg_exec_simple(conn, sql, sql);
 }
 
-/* After the schema's versions: the server-side function (pg_function.c). */
-static cash_result pg_db_migrated(struct store *store)
-{
-    return pg_function_install(pg_store_of(store));
-}
-
 const struct db_driver pg_driver = {
     .close = pg_close,
     .durability_check = pg_durability_check,
@@ -480,7 +440,6 @@ const struct db_driver pg_driver = {
     .statement = pg_db_statement,
     .bind_int64 = pg_db_bind_int64,
     .bind_text = pg_db_bind_text,
-    .bind_null = pg_db_bind_null,
     .step = pg_db_step,
     .changes = pg_db_changes,
     .column_count = pg_db_column_count,
@@ -489,6 +448,5 @@ const struct db_driver pg_driver = {
     .column_text = pg_db_column_text,
     .exec_simple = pg_db_exec_simple,
     .withdraw_create_one = pg_withdraw_create_one,
-    .migrated = pg_db_migrated,
+    .migrated = pg_function_install,
 };
-

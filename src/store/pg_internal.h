@@ -85,12 +85,13 @@ cash_result pg_durability_check(struct store *store, char *why, size_t why_size)
 void pg_close(struct store *store);
 
 /*
- * The server-side function of the driver (pg_function.c). pg_function_install creates or
- * replaces it after the migrations and sets store->withdraw_function when it is in place; an
- * engine that refuses it leaves that false (logged) and CASH_OK, so that withdrawals keep the
- * statements of withdraw.c. CASH_SERVICE_UNAVAILABLE when the server cannot be reached.
+ * The server-side function of the driver (pg_function.c). pg_function_install (struct
+ * db_driver: migrated) creates or replaces it after the migrations and sets
+ * withdraw_function when it is in place; an engine that refuses it leaves that false (logged)
+ * and CASH_OK, so that withdrawals keep the statements of withdraw.c.
+ * CASH_SERVICE_UNAVAILABLE when the server cannot be reached.
  */
-cash_result pg_function_install(struct pg_store *store);
+cash_result pg_function_install(struct store *store);
 /*
  * The driver's verb withdraw_create_one (db.h): while the function is in place, a withdrawal
  * request as one statement, run again on 40001/40P01 only: the replay row of request (NULL, or

@@ -73,35 +73,26 @@ out_finalize:
 
 static cash_result sqlite_conn_settings(struct sqlite_conn *conn, bool writer)
 {
-    cash_result result = CASH_OK;
     sqlite3_extended_result_codes(conn->db, 1);
     sqlite3_busy_timeout(conn->db, DB_TIMEOUT_MS);
-    result = sqlite_exec(conn, "PRAGMA foreign_keys = ON", "foreign_keys");
-    if (result != CASH_OK) {
-        return result;
-    }
-    /* FULL: a commit is on disk (the WAL is synced) before COMMIT returns (SPEC 7). */
-    result = sqlite_exec(conn, "PRAGMA synchronous = FULL", "synchronous");
+    /* synchronous FULL: a commit is on disk (the WAL is synced) before COMMIT returns (SPEC 7). */
+    cash_result result =
+        sqlite_exec(conn, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", "settings");
     if (result != CASH_OK) {
         return result;
     }
     if (!writer) {
         return sqlite_exec(conn, "PRAGMA query_only = ON", "query_only");
     }
-    /* A job's savepoint (group commit) keeps the pages it changes in a sub-journal until its
-     * RELEASE: in memory, not in a temporary file opened and unlinked per job past 64 KiB. */
     /* The writer's page cache outlives its own commits (readers' caches are dropped at every
      * commit, so a larger one would not help them): 16 MiB instead of 2 keeps the index pages of
-     * many accounts, 32 read syscalls per withdrawal down to 27 with 1,000 accounts. */
-    result = sqlite_exec(conn, "PRAGMA cache_size = -16384", "cache_size");
-    if (result != CASH_OK) {
-        return result;
-    }
-    result = sqlite_exec(conn, "PRAGMA temp_store = MEMORY", "temp_store");
-    if (result != CASH_OK) {
-        return result;
-    }
-    return sqlite_pragma_wal(conn);
+     * many accounts, 32 read syscalls per withdrawal down to 27 with 1,000 accounts. A job's
+     * savepoint (group commit) keeps the pages it changes in a sub-journal until its RELEASE:
+     * temp_store keeps it in memory, not in a temporary file opened and unlinked per job past
+     * 64 KiB. */
+    result = sqlite_exec(conn, "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY",
+                         "writer settings");
+    return result == CASH_OK ? sqlite_pragma_wal(conn) : result;
 }
 
 static cash_result sqlite_conn_open(const char *path, bool writer, struct sqlite_conn *conn)
@@ -567,8 +558,7 @@ void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stat
 }
 
 /* Runs body on a reader connection, in one read transaction when snapshot. */
-cash_result sqlite_read_run(struct sqlite_store *store, db_body body, void *context,
-                            bool snapshot)
+cash_result sqlite_read_run(struct sqlite_store *store, db_body body, void *context, bool snapshot)
 {
     struct sqlite_conn *conn = NULL;
     cash_result result = reader_checkout(store, &conn);
@@ -630,5 +620,3 @@ void sqlite_stmt_reset_all(struct sqlite_conn *conn)
         stmt = sqlite3_next_stmt(conn->db, stmt);
     }
 }
-
-

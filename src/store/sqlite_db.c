@@ -18,8 +18,8 @@ struct sqlite_db_stmt {
     struct db_stmt base; /* first member */
     struct sqlite_conn *conn;
     sqlite3_stmt *stmt;
-    int bound;      /* parameters bound so far */
-    int rc;         /* the first failure of a bind */
+    int bound; /* parameters bound so far */
+    int rc;    /* the first failure of a bind */
     int param_count;
     unsigned char index_of[SQL_PARAMS_MAX + 1]; /* $n -> SQLite's index of the parameter */
 };
@@ -153,17 +153,9 @@ static void sqlite_db_bind_text(struct db_stmt *base, const char *text)
     struct sqlite_db_stmt *stmt = sqlite_stmt_of(base);
     int index = sqlite_bind_next(stmt);
     if (index > 0) {
-        /* SQLITE_STATIC: the text outlives the body, and every body ends with a reset. */
+        /* SQLITE_STATIC: the text outlives the body, and every body ends with a reset. NULL
+         * binds SQL NULL. */
         sqlite_bind_record(stmt, sqlite3_bind_text(stmt->stmt, index, text, -1, SQLITE_STATIC));
-    }
-}
-
-static void sqlite_db_bind_null(struct db_stmt *base)
-{
-    struct sqlite_db_stmt *stmt = sqlite_stmt_of(base);
-    int index = sqlite_bind_next(stmt);
-    if (index > 0) {
-        sqlite_bind_record(stmt, sqlite3_bind_null(stmt->stmt, index));
     }
 }
 
@@ -252,14 +244,8 @@ static cash_result sqlite_driver_run(struct store *base, enum db_mode mode, db_b
 {
     struct sqlite_store *store = sqlite_store_of(base);
     *again = false;
-    switch (mode) {
-    case DB_READ:
-        return sqlite_read_run(store, body, context, false);
-    case DB_SNAPSHOT:
-        return sqlite_read_run(store, body, context, true);
-    case DB_WRITE:
-    case DB_WRITE_ONE:
-        break;
+    if (mode == DB_READ || mode == DB_SNAPSHOT) {
+        return sqlite_read_run(store, body, context, mode == DB_SNAPSHOT);
     }
     return sqlite_write_run(store, body, context);
 }
@@ -286,7 +272,6 @@ const struct db_driver sqlite_driver = {
     .statement = sqlite_db_statement,
     .bind_int64 = sqlite_db_bind_int64,
     .bind_text = sqlite_db_bind_text,
-    .bind_null = sqlite_db_bind_null,
     .step = sqlite_db_step,
     .changes = sqlite_db_changes,
     .column_count = sqlite_db_column_count,
@@ -297,4 +282,3 @@ const struct db_driver sqlite_driver = {
     .migrated = sqlite_migrated,
     .control = sqlite_db_control,
 };
-
