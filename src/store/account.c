@@ -52,8 +52,7 @@ static cash_result account_row_read(struct db_stmt *stmt, void *out_pointer)
 {
     struct account *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->account_id, sizeof(out->account_id));
     db_row_account_status(&row, &out->status);
     db_row_account_verified(&row, &out->verified);
@@ -163,8 +162,7 @@ static cash_result member_row_read(struct db_stmt *stmt, void *out_pointer)
 {
     struct member *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->member_id, sizeof(out->member_id));
     db_row_text(&row, out->account_id, sizeof(out->account_id));
     db_row_text(&row, out->email, sizeof(out->email));
@@ -240,8 +238,7 @@ static cash_result api_key_row_read(struct db_stmt *stmt, void *out_pointer)
 {
     struct api_key *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->api_key, sizeof(out->api_key));
     db_row_text(&row, out->sealed_secret, sizeof(out->sealed_secret));
     db_row_text(&row, out->member_id, sizeof(out->member_id));

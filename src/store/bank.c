@@ -20,8 +20,7 @@ static cash_result bank_row_read(struct db_stmt *stmt, void *out_pointer)
 {
     struct bank_account *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->account_id, sizeof(out->account_id));
     db_row_text(&row, out->bank_code, sizeof(out->bank_code));
     db_row_text(&row, out->sealed_number, sizeof(out->sealed_number));

@@ -199,6 +199,12 @@ void db_row_start(struct db_row *row, struct db_stmt *stmt)
     row->ok = true;
 }
 
+void db_row_start_clear(struct db_row *row, struct db_stmt *stmt, void *out, size_t out_size)
+{
+    memset(out, 0, out_size);
+    db_row_start(row, stmt);
+}
+
 /* The next column's index, or -1 past the last (a bad value). */
 static int db_row_next(struct db_row *row)
 {

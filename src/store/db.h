@@ -150,6 +150,8 @@ struct db_row {
 };
 
 void db_row_start(struct db_row *row, struct db_stmt *stmt);
+/* db_row_start(), with out (out_size bytes) zeroed first: no stale bytes after its strings. */
+void db_row_start_clear(struct db_row *row, struct db_stmt *stmt, void *out, size_t out_size);
 bool db_row_is_null(const struct db_row *row); /* the next column, without moving on */
 /* Text into a buffer; NULL reads as "", text that does not fit is a bad value. */
 void db_row_text(struct db_row *row, char *out, size_t out_size);

@@ -163,8 +163,7 @@ static cash_result totp_row_read(struct db_stmt *stmt, void *out_pointer)
 {
     struct totp_enrolment *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->member_id, sizeof(out->member_id));
     db_row_text(&row, out->sealed_secret, sizeof(out->sealed_secret));
     out->last_step = db_row_int64(&row);

@@ -240,8 +240,7 @@ static cash_result history_row_read(struct db_stmt *stmt, void *out)
 {
     struct history_entry *entry = out;
     struct db_row row;
-    memset(entry, 0, sizeof(*entry)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, entry, sizeof(*entry));
     db_row_text(&row, entry->history_id, sizeof(entry->history_id));
     db_row_text(&row, entry->account_id, sizeof(entry->account_id));
     db_row_history_type(&row, &entry->type);

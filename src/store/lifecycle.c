@@ -67,12 +67,6 @@ cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *
     return db_exec(stmt, NULL);
 }
 
-/* A transition's UPDATE: CASH_INVALID_STATUS unless it changed one row (store_internal.h). */
-cash_result withdrawal_update_one(struct db_stmt *stmt)
-{
-    return db_exec_one(stmt, CASH_INVALID_STATUS);
-}
-
 /* ---- helpers ---- */
 
 /* One COUNT(*) of a statement bound with one or two texts (second may be NULL). */
@@ -108,7 +102,7 @@ static cash_result confirm_update(struct db_tx *tx, const struct withdraw_confir
     db_bind_text(stmt, withdraw_status_name(outcome->status));
     db_bind_int64(stmt, request->now_ms);
     db_bind_text(stmt, request->withdraw_id);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS); /* lost a race */
 }
 
 /* Records this operator's confirmation, counts them (domain's rule), moves the withdrawal. */
@@ -202,7 +196,7 @@ static cash_result reject_update(struct db_tx *tx, const struct withdraw_reject 
     db_bind_text(stmt, request->memo);
     db_bind_int64(stmt, request->now_ms);
     db_bind_text(stmt, request->withdraw_id);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS); /* lost a race */
 }
 
 /* SPEC 3, 4: the whole totalAmount back (domain's refund), and the event. */
@@ -277,8 +271,7 @@ static cash_result events_row(struct db_stmt *stmt, void *out)
 {
     struct withdraw_event *event = out;
     struct db_row row;
-    memset(event, 0, sizeof(*event));
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, event, sizeof(*event));
     event->seq = db_row_int64(&row);
     db_row_text(&row, event->actor, sizeof(event->actor));
     const char *from = db_row_text_view(&row);

@@ -65,7 +65,7 @@ static cash_result claim_take(struct db_tx *tx, const struct withdraw_claim *cla
     db_bind_text(stmt, claim->owner);
     db_bind_int64(stmt, claim->now_ms + claim->lease_ms);
     db_bind_text(stmt, withdraw_id);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS);
 }
 
 static cash_result claim_body(struct db_tx *tx, void *context_pointer)
@@ -131,7 +131,7 @@ static cash_result renew_body(struct db_tx *tx, void *context_pointer)
     db_bind_int64(stmt, context->lease_until_ms);
     db_bind_text(stmt, context->withdraw_id);
     db_bind_text(stmt, context->owner);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS);
 }
 
 /*
@@ -168,7 +168,7 @@ static cash_result settle_update(struct db_tx *tx, const struct withdraw_outcome
     db_bind_int64(stmt, outcome->now_ms);
     db_bind_text(stmt, outcome->withdraw_id);
     db_bind_text(stmt, outcome->owner);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS);
 }
 
 static cash_result settle_body(struct db_tx *tx, void *context_pointer)

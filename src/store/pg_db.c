@@ -94,20 +94,20 @@ cash_result pg_exec_simple(struct pg_conn *conn, const char *sql, const char *wh
     return result;
 }
 
-/* Rows a writing statement changed (PQcmdTuples); -1 if it does not say. */
-static int64_t pg_changes(PGresult *res)
+/* A whole number written out in full (a column, PQcmdTuples); false for anything else. */
+static bool pg_whole_number(const char *text, int64_t *out)
 {
-    const char *text = PQcmdTuples(res);
     char *end = NULL;
-    if (text == NULL || text[0] == '\0') {
-        return -1;
+    if (text == NULL || text[0] == '\0' || text[0] == ' ' || text[0] == '+') {
+        return false;
     }
     errno = 0;
     long long value = strtoll(text, &end, 10);
-    if (errno != 0 || *end != '\0' || value < 0) {
-        return -1;
+    if (errno != 0 || *end != '\0') {
+        return false;
     }
-    return (int64_t)value;
+    *out = (int64_t)value;
+    return true;
 }
 
 /* ---- statements ---- */
@@ -342,7 +342,10 @@ static cash_result pg_db_run_stmt(struct pg_db_stmt *stmt)
         return result;
     }
     stmt->res = res;
-    stmt->changes = pg_changes(res);
+    /* Rows a writing statement changed; -1 where it does not say. */
+    if (!pg_whole_number(PQcmdTuples(res), &stmt->changes) || stmt->changes < 0) {
+        stmt->changes = -1;
+    }
     return CASH_OK;
 }
 
@@ -410,18 +413,7 @@ static const char *pg_db_column_text(struct db_stmt *base, int column)
 /* A whole number (BIGINT, INTEGER, or a NUMERIC sum without a fraction). */
 static bool pg_db_column_int64(struct db_stmt *stmt, int column, int64_t *out)
 {
-    const char *text = pg_db_column_text(stmt, column);
-    char *end = NULL;
-    if (text == NULL || text[0] == '\0' || text[0] == ' ' || text[0] == '+') {
-        return false;
-    }
-    errno = 0;
-    long long value = strtoll(text, &end, 10);
-    if (errno != 0 || *end != '\0') {
-        return false;
-    }
-    *out = (int64_t)value;
-    return true;
+    return pg_whole_number(pg_db_column_text(stmt, column), out);
 }
 
 static cash_result pg_db_exec_simple(struct db_tx *tx, const char *sql)

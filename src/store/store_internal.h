@@ -141,13 +141,6 @@ cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_
                                          struct withdrawal *out);
 
 /*
- * lifecycle.c: runs a bound conditional UPDATE of one withdrawal's transition (WHERE status ...),
- * which must change exactly one row: CASH_INVALID_STATUS when it changed none (the transition
- * lost a race, or its guard no longer holds).
- */
-cash_result withdrawal_update_one(struct db_stmt *stmt);
-
-/*
  * lifecycle.c: appends an event to a withdrawal's history in the caller's write transaction,
  * numbered after its last one (the caller holds the withdrawal row's lock, or its UPDATE took
  * it). from NULL: the creation. The actor is "KIND:NAME": "operator:NAME", "account:ID",

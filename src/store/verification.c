@@ -21,8 +21,7 @@ static cash_result verification_row_read(struct db_stmt *stmt, void *out_pointer
 {
     struct verification *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->verification_id, sizeof(out->verification_id));
     db_row_text(&row, out->member_id, sizeof(out->member_id));
     db_row_text(&row, out->account_id, sizeof(out->account_id));

@@ -19,8 +19,7 @@ cash_result withdraw_row_read(struct db_stmt *stmt, void *out_pointer)
 {
     struct withdrawal *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->withdraw_id, sizeof(out->withdraw_id));
     db_row_text(&row, out->account_id, sizeof(out->account_id));
     db_row_text(&row, out->member_id, sizeof(out->member_id));
