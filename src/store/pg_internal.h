@@ -31,11 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/db.h"
-#include "store/store.h"
 #include "store/store_internal.h"
 
-struct pg_db_stmt; /* pg_db.c */
+struct pg_db_stmt; /* pg.c */
 
 struct pg_conn {
     struct db_tx tx; /* first member: the driver's connection (db.h) */
@@ -62,27 +60,8 @@ struct pg_store {
 
 struct pg_store *pg_store_of(struct store *store);
 
-/* The driver (db.h): its verbs in pg_db.c, its run in pg.c. */
+/* The driver (db.h), pg.c. */
 extern const struct db_driver pg_driver;
-cash_result pg_driver_run(struct store *store, enum db_mode mode, db_body body, void *context,
-                          bool *again);
-/* Ends every statement of conn (results freed, streams drained): after each body. */
-void pg_db_statements_reset(struct pg_conn *conn);
-/* Frees them, and forgets what was prepared: when the session ends. */
-void pg_db_statements_free(struct pg_conn *conn);
-
-/*
- * Maps a failed result to a cash_result, logging the SQLSTATE and the primary message (never
- * the DETAIL, which may quote stored values). Marks conn retry or lost as they apply.
- */
-cash_result pg_fail(struct pg_conn *conn, const PGresult *res, const char *what);
-
-/* Runs SQL without parameters or rows (DDL, BEGIN, SET) through the simple protocol. */
-cash_result pg_exec_simple(struct pg_conn *conn, const char *sql, const char *what);
-
-/* SPEC 7 (struct db_driver: durability_check), and the driver's close. */
-cash_result pg_durability_check(struct store *store, char *why, size_t why_size);
-void pg_close(struct store *store);
 
 /*
  * The server-side function of the driver (pg_function.c). pg_function_install (struct
