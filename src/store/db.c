@@ -156,6 +156,73 @@ cash_result db_prepare_all(struct store *store, enum sql_id *failed_out)
     return db_run(store, DB_READ, prepare_all_body, failed_out);
 }
 
+/* ---- statements built at run time ---- */
+
+void db_query_start(struct db_query *query, const char *sql)
+{
+    query->length = 0;
+    query->ok = true;
+    query->count = 0;
+    query->sql[0] = '\0';
+    db_query_append(query, sql);
+}
+
+void db_query_append(struct db_query *query, const char *fragment)
+{
+    size_t length = strlen(fragment);
+    if (!query->ok || query->length + length >= sizeof(query->sql)) {
+        query->ok = false;
+        return;
+    }
+    memcpy(query->sql + query->length, fragment, length + 1);
+    query->length += length;
+}
+
+/* Appends fragment and the next $n; NULL (not ok) past SQL_PARAMS_MAX. */
+static void db_query_param(struct db_query *query, const char *fragment, bool is_text,
+                           const char *text, int64_t number)
+{
+    char placeholder[16];
+    if (query->count == SQL_PARAMS_MAX) {
+        query->ok = false;
+        return;
+    }
+    query->params[query->count].is_text = is_text;
+    query->params[query->count].text = text;
+    query->params[query->count].number = number;
+    snprintf(placeholder, sizeof(placeholder), "$%d", ++query->count);
+    db_query_append(query, fragment);
+    db_query_append(query, placeholder);
+}
+
+void db_query_text(struct db_query *query, const char *fragment, const char *text)
+{
+    db_query_param(query, fragment, true, text, 0);
+}
+
+void db_query_int64(struct db_query *query, const char *fragment, int64_t number)
+{
+    db_query_param(query, fragment, false, NULL, number);
+}
+
+struct db_stmt *db_query_statement(struct db_tx *tx, const struct db_query *query,
+                                   const char *what)
+{
+    if (!query->ok) {
+        log_error("store: %s: the SQL does not fit DB_QUERY_BYTES_MAX", what);
+        return NULL;
+    }
+    struct db_stmt *stmt = db_statement_text(tx, query->sql);
+    for (int i = 0; i < query->count; i++) {
+        if (query->params[i].is_text) {
+            db_bind_text(stmt, query->params[i].text);
+        } else {
+            db_bind_int64(stmt, query->params[i].number);
+        }
+    }
+    return stmt;
+}
+
 /* ---- rows ---- */
 
 bool db_copy_text(char *out, size_t out_size, const char *text)

@@ -195,6 +195,33 @@ cash_result db_read_rows(struct db_stmt *stmt, db_row_reader reader, void *out, 
  * the statement's end; no row or a bad value is CASH_INTERNAL_ERROR (logged with what). */
 cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out);
 
+/*
+ * A statement built at run time from fixed fragments only: every value is a parameter, numbered
+ * ($1, $2, ...) and bound in the order it was added, so that the text and its binds agree.
+ * Text values are borrowed until the body returns.
+ */
+#define DB_QUERY_BYTES_MAX 4096
+struct db_query {
+    char sql[DB_QUERY_BYTES_MAX];
+    size_t length;
+    bool ok; /* false once a fragment did not fit or the parameters ran out */
+    int count;
+    struct {
+        bool is_text;
+        const char *text;
+        int64_t number;
+    } params[SQL_PARAMS_MAX];
+};
+
+void db_query_start(struct db_query *query, const char *sql);
+void db_query_append(struct db_query *query, const char *fragment);
+/* Appends fragment, then the next parameter's $n, bound to text (or number). */
+void db_query_text(struct db_query *query, const char *fragment, const char *text);
+void db_query_int64(struct db_query *query, const char *fragment, int64_t number);
+/* The statement with every parameter bound; NULL (logged with what) if the text did not fit. */
+struct db_stmt *db_query_statement(struct db_tx *tx, const struct db_query *query,
+                                   const char *what);
+
 /* Copies text that fits into a fixed buffer; false if it does not (out is then ""). */
 bool db_copy_text(char *out, size_t out_size, const char *text);
 /* Formats a reason into why (may be NULL, or why_size 0: nothing is written). */

@@ -8,7 +8,6 @@
  * (UPDATE ... WHERE balance >= floor), and what it returns must be exactly the computed step.
  */
 #include <assert.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -177,63 +176,35 @@ cash_result store_balance_credit(struct store *store, const char *account_id, in
 
 /* ---- history ---- */
 
-#define HISTORY_SQL_BYTES_MAX 1024
-
 struct history_context {
     const struct history_query *query;
     struct history_entry *out;
     size_t count;
 };
 
-/* Only fixed text goes into the SQL; every value is a parameter, numbered in order. */
-static bool history_sql(const struct history_query *query, char *sql, size_t sql_size)
+/* Only fixed text goes into the SQL; every value is a parameter. */
+static void history_sql(const struct history_query *query, struct db_query *sql)
 {
-    char where[256] = "";
-    int next = 1;
-    size_t used = 0;
+    db_query_start(sql, "SELECT history_id, account_id, type, balance_amount, point_amount,"
+                        " old_balance, new_balance, old_point, new_point, memo, group_id,"
+                        " created_ms FROM balance_history WHERE 1 = 1");
     if (query->account_id[0] != '\0') {
-        used += (size_t)snprintf(where + used, sizeof(where) - used, " AND account_id = $%d",
-                                 next++);
+        db_query_text(sql, " AND account_id = ", query->account_id);
     }
     if (query->start_ms != 0) {
-        used += (size_t)snprintf(where + used, sizeof(where) - used, " AND created_ms >= $%d",
-                                 next++);
+        db_query_int64(sql, " AND created_ms >= ", query->start_ms);
     }
     if (query->end_ms != 0) {
-        used += (size_t)snprintf(where + used, sizeof(where) - used, " AND created_ms <= $%d",
-                                 next++);
+        db_query_int64(sql, " AND created_ms <= ", query->end_ms);
     }
     if (query->has_type) {
-        used += (size_t)snprintf(where + used, sizeof(where) - used, " AND type = $%d", next++);
+        db_query_text(sql, " AND type = ", history_type_name(query->type));
     }
-    int written = snprintf(
-        sql, sql_size,
-        "SELECT history_id, account_id, type, balance_amount, point_amount, old_balance,"
-        " new_balance, old_point, new_point, memo, group_id, created_ms"
-        " FROM balance_history WHERE 1 = 1%s ORDER BY %s LIMIT $%d OFFSET $%d",
-        where,
-        /* One account: commit order, in which the balances chain (schema). */
-        query->account_id[0] != '\0' ? "entry_seq DESC" : "history_id DESC", next, next + 1);
-    return used < sizeof(where) && written > 0 && (size_t)written < sql_size;
-}
-
-/* Binds in the order history_sql numbered the parameters. */
-static void history_bind(const struct history_query *query, struct db_stmt *stmt)
-{
-    if (query->account_id[0] != '\0') {
-        db_bind_text(stmt, query->account_id);
-    }
-    if (query->start_ms != 0) {
-        db_bind_int64(stmt, query->start_ms);
-    }
-    if (query->end_ms != 0) {
-        db_bind_int64(stmt, query->end_ms);
-    }
-    if (query->has_type) {
-        db_bind_text(stmt, history_type_name(query->type));
-    }
-    db_bind_int64(stmt, (int64_t)query->limit);
-    db_bind_int64(stmt, query->offset);
+    /* One account: commit order, in which the balances chain (schema). */
+    db_query_append(sql, query->account_id[0] != '\0' ? " ORDER BY entry_seq DESC"
+                                                      : " ORDER BY history_id DESC");
+    db_query_int64(sql, " LIMIT ", (int64_t)query->limit);
+    db_query_int64(sql, " OFFSET ", query->offset);
 }
 
 static cash_result history_row_read(struct db_stmt *stmt, void *out)
@@ -259,14 +230,9 @@ static cash_result history_row_read(struct db_stmt *stmt, void *out)
 static cash_result history_body(struct db_tx *tx, void *context_pointer)
 {
     struct history_context *context = context_pointer;
-    char sql[HISTORY_SQL_BYTES_MAX];
-    context->count = 0;
-    if (!history_sql(context->query, sql, sizeof(sql))) {
-        log_error("store: history list: the SQL does not fit HISTORY_SQL_BYTES_MAX");
-        return CASH_INTERNAL_ERROR;
-    }
-    struct db_stmt *stmt = db_statement_text(tx, sql);
-    history_bind(context->query, stmt);
+    struct db_query sql;
+    history_sql(context->query, &sql);
+    struct db_stmt *stmt = db_query_statement(tx, &sql, "history list");
     return db_read_rows(stmt, history_row_read, context->out, sizeof(*context->out),
                         context->query->limit, &context->count);
 }

@@ -67,7 +67,9 @@ bool request_fresh(const struct store_request *request, cash_result result)
     return result == CASH_OK && (request == NULL || !request->replayed);
 }
 
-cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *signature_hex,
+/* SPEC 1, the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE if a live
+ * one is remembered. */
+static cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *signature_hex,
                           int64_t now_ms, int64_t expires_ms)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_REPLAY_INSERT);

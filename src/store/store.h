@@ -250,7 +250,6 @@ struct withdraw_outcome {
     int64_t now_ms;
 };
 
-
 struct db_driver; /* db.h */
 
 struct store {

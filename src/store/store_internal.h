@@ -14,9 +14,8 @@
 /*
  * account.c: locks the account row for the rest of the transaction, where the driver has row
  * locks, and reads its balance and point (the outs may both be NULL); CASH_NOT_FOUND if there is
- * no such account. Every
- * transaction that changes an account's money, bank account or daily total takes it first (after
- * the second factor), so that they follow one another per account.
+ * no such account. Every transaction that changes an account's money, bank account or daily
+ * total takes it first (after the second factor), so that they follow one another per account.
  */
 cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *balance_out,
                          int64_t *point_out);
@@ -96,11 +95,6 @@ bool store_request_valid(const struct store_request *request);
 void store_request_settle(struct store_request *request, cash_result run_result);
 bool request_fresh(const struct store_request *request, cash_result result);
 
-/* request.c: SPEC 1, the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE
- * if a live one is remembered. */
-cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *signature_hex,
-                          int64_t now_ms, int64_t expires_ms);
-
 /*
  * request.c: a write of the API with its struct store_request (store.h), in one DB_WRITE run: the
  * replay row, the kept key's decision, body, then the key kept with the answer rendered from
@@ -123,14 +117,8 @@ cash_result request_run(struct store *store, struct store_request *request,
     " status, is_processing, confirmed_count, memo, transaction_id, transaction_ms, amount, fee,"  \
     " total_amount, confirmed_ms, created_ms, updated_ms"
 
-/*
- * lifecycle.c: reads a withdrawal inside the caller's transaction; CASH_NOT_FOUND if there is
- * none. withdrawal_lock also locks its row (FOR UPDATE) for the rest of the transaction where the
- * driver has row locks: a transaction that moves the withdrawal's money takes its account's lock
- * before it (withdrawal_lock_with_account).
- */
+/* lifecycle.c: reads a withdrawal inside the caller's transaction; CASH_NOT_FOUND if none. */
 cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out);
-cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out);
 
 /*
  * lifecycle.c: the locks of a transaction that moves a withdrawal's money, in their one order:

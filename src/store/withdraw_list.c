@@ -5,15 +5,13 @@
  * bound, newest first (withdrawId descending), one row more than the page: the first id of the
  * next page.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "store/store_internal.h"
 
-#define WITHDRAW_LIST_SQL_BYTES_MAX 4096
-#define LIKE_PATTERN_BYTES_MAX      (2 * HOLDER_NAME_BYTES_MAX + 3)
+#define LIKE_PATTERN_BYTES_MAX (2 * HOLDER_NAME_BYTES_MAX + 3)
 
 cash_result withdraw_row_read(struct db_stmt *stmt, void *out_pointer)
 {
@@ -92,39 +90,13 @@ static const char *const query_ops[] = {
     [QUERY_LT] = " < ", [QUERY_LTE] = " <= ", [QUERY_LIKE] = " LIKE ",
 };
 
-/* The SQL being built from fixed fragments. */
-struct sql_builder {
-    char sql[WITHDRAW_LIST_SQL_BYTES_MAX];
-    size_t length;
-    int next_param; /* the number of the next $n */
-    bool ok;
-};
-
-static void sql_append(struct sql_builder *text, const char *fragment)
-{
-    size_t fragment_length = strlen(fragment);
-    if (!text->ok || text->length + fragment_length >= sizeof(text->sql)) {
-        text->ok = false;
-        return;
-    }
-    memcpy(text->sql + text->length, fragment, fragment_length + 1);
-    text->length += fragment_length;
-}
-
-static void sql_param(struct sql_builder *text)
-{
-    char placeholder[16];
-    snprintf(placeholder, sizeof(placeholder), "$%d", text->next_param++);
-    sql_append(text, placeholder);
-}
-
 struct withdraw_list_context {
     const struct withdraw_query *query;
     struct withdrawal *out;
     size_t count;
     char next_key[WITHDRAW_ID_LENGTH + 1]; /* the id of the row past the page, "" if none */
     char patterns[LIST_CONDITIONS_MAX][LIKE_PATTERN_BYTES_MAX]; /* bound: live with us */
-    struct sql_builder text;
+    struct db_query sql;
 };
 
 static cash_result withdraw_list_conditions(struct withdraw_list_context *context, bool has_ilike)
@@ -134,23 +106,27 @@ static cash_result withdraw_list_conditions(struct withdraw_list_context *contex
         const struct withdraw_condition *condition = &query->conditions[i];
         size_t field = (size_t)condition->field;
         size_t op = (size_t)condition->op;
+        bool like = condition->op == QUERY_LIKE;
         if (field >= sizeof(withdraw_columns) / sizeof(withdraw_columns[0]) ||
             op >= sizeof(query_ops) / sizeof(query_ops[0]) ||
             withdraw_columns[field].is_text != condition->is_text ||
-            (condition->op == QUERY_LIKE && !condition->is_text)) {
+            (like && !condition->is_text)) {
             return CASH_VALIDATION_ERROR;
         }
-        if (condition->op == QUERY_LIKE &&
+        if (like &&
             !like_pattern(condition->text, context->patterns[i], sizeof(context->patterns[i]))) {
             return CASH_VALIDATION_ERROR;
         }
-        sql_append(&context->text, " AND ");
-        sql_append(&context->text, withdraw_columns[field].name);
-        sql_append(&context->text,
-                   condition->op == QUERY_LIKE && has_ilike ? " ILIKE " : query_ops[op]);
-        sql_param(&context->text);
-        if (condition->op == QUERY_LIKE) {
-            sql_append(&context->text, " ESCAPE '\\'");
+        db_query_append(&context->sql, " AND ");
+        db_query_append(&context->sql, withdraw_columns[field].name);
+        const char *op_sql = like && has_ilike ? " ILIKE " : query_ops[op];
+        if (condition->is_text) {
+            db_query_text(&context->sql, op_sql, like ? context->patterns[i] : condition->text);
+        } else {
+            db_query_int64(&context->sql, op_sql, condition->number);
+        }
+        if (like) {
+            db_query_append(&context->sql, " ESCAPE '\\'");
         }
     }
     return CASH_OK;
@@ -160,62 +136,25 @@ static cash_result withdraw_list_conditions(struct withdraw_list_context *contex
 static cash_result withdraw_list_sql(struct withdraw_list_context *context, bool has_ilike)
 {
     const struct withdraw_query *query = context->query;
-    struct sql_builder *text = &context->text;
-    text->length = 0;
-    text->next_param = 1;
-    text->ok = true;
-    text->sql[0] = '\0';
-    sql_append(text, "SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE 1 = 1");
+    struct db_query *sql = &context->sql;
+    db_query_start(sql, "SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE 1 = 1");
     if (query->account_id[0] != '\0') {
-        sql_append(text, " AND account_id = ");
-        sql_param(text);
+        db_query_text(sql, " AND account_id = ", query->account_id);
     }
     if (query->start_key[0] != '\0') {
-        sql_append(text, " AND withdraw_id <= ");
-        sql_param(text);
+        db_query_text(sql, " AND withdraw_id <= ", query->start_key);
     }
     if (query->overdue) {
-        sql_append(text, " AND status = 'CONFIRMED' AND is_processing = 1"
-                         " AND processing_started_ms <= ");
-        sql_param(text);
+        db_query_int64(sql,
+                       " AND status = 'CONFIRMED' AND is_processing = 1"
+                       " AND processing_started_ms <= ",
+                       query->processing_started_before_ms);
     }
     cash_result result = withdraw_list_conditions(context, has_ilike);
-    if (result != CASH_OK) {
-        return result;
+    if (result == CASH_OK) {
+        db_query_int64(sql, " ORDER BY withdraw_id DESC LIMIT ", (int64_t)query->limit + 1);
     }
-    sql_append(text, " ORDER BY withdraw_id DESC LIMIT ");
-    sql_param(text);
-    if (!text->ok) {
-        log_error("store: withdraw list: the SQL does not fit WITHDRAW_LIST_SQL_BYTES_MAX");
-        return CASH_INTERNAL_ERROR;
-    }
-    return CASH_OK;
-}
-
-/* Binds in the order withdraw_list_sql numbered the parameters. */
-static void withdraw_list_bind(struct withdraw_list_context *context, struct db_stmt *stmt)
-{
-    const struct withdraw_query *query = context->query;
-    if (query->account_id[0] != '\0') {
-        db_bind_text(stmt, query->account_id);
-    }
-    if (query->start_key[0] != '\0') {
-        db_bind_text(stmt, query->start_key);
-    }
-    if (query->overdue) {
-        db_bind_int64(stmt, query->processing_started_before_ms);
-    }
-    for (size_t i = 0; i < query->condition_count; i++) {
-        const struct withdraw_condition *condition = &query->conditions[i];
-        if (condition->op == QUERY_LIKE) {
-            db_bind_text(stmt, context->patterns[i]);
-        } else if (condition->is_text) {
-            db_bind_text(stmt, condition->text);
-        } else {
-            db_bind_int64(stmt, condition->number);
-        }
-    }
-    db_bind_int64(stmt, (int64_t)query->limit + 1);
+    return result;
 }
 
 /* The row past the page gives the next page's first id. */
@@ -241,8 +180,7 @@ static cash_result withdraw_list_body(struct db_tx *tx, void *context_pointer)
     if (result != CASH_OK) {
         return result;
     }
-    struct db_stmt *stmt = db_statement_text(tx, context->text.sql);
-    withdraw_list_bind(context, stmt);
+    struct db_stmt *stmt = db_query_statement(tx, &context->sql, "withdraw list");
     result = db_read_rows(stmt, withdraw_row_read, context->out, sizeof(*context->out),
                           context->query->limit, &context->count);
     if (result != CASH_OK || context->count < context->query->limit) {
