@@ -91,12 +91,7 @@ cash_result store_bank_account_set(struct store *store, const struct bank_accoun
         return CASH_VALIDATION_ERROR;
     }
     struct bank_context context = {.bank = bank, .factor = factor};
-    const struct request_work work = {
-        .body = bank_set_body,
-        .context = &context,
-        .row = &context.out,
-    };
-    cash_result result = request_run(store, request, &work);
+    cash_result result = request_run(store, request, bank_set_body, &context, NULL, &context.out);
     if (request_fresh(request, result) && factor != NULL) {
         factor->confirmed_ms = context.confirmed_ms; /* a replay spent nothing */
     }
@@ -133,8 +128,7 @@ cash_result store_bank_account_delete(struct store *store, const char *account_i
         return CASH_VALIDATION_ERROR;
     }
     struct bank_context context = {.account_id = account_id, .factor = factor};
-    const struct request_work work = {.body = bank_delete_body, .context = &context};
-    cash_result result = request_run(store, request, &work);
+    cash_result result = request_run(store, request, bank_delete_body, &context, NULL, NULL);
     if (request_fresh(request, result) && factor != NULL) {
         factor->confirmed_ms = context.confirmed_ms; /* a replay spent nothing */
     }

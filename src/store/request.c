@@ -70,7 +70,7 @@ bool request_fresh(const struct store_request *request, cash_result result)
 /* SPEC 1, the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE if a live
  * one is remembered. */
 static cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *signature_hex,
-                          int64_t now_ms, int64_t expires_ms)
+                                 int64_t now_ms, int64_t expires_ms)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_REPLAY_INSERT);
     db_bind_text(stmt, api_key);
@@ -211,7 +211,10 @@ static cash_result key_keep(struct db_tx *tx, struct store_request *request, cas
 
 struct request_call {
     struct store_request *request;
-    const struct request_work *work;
+    db_body body;
+    void *context;
+    const cash_result *outcome;
+    const void *row;
 };
 
 static cash_result request_body(struct db_tx *tx, void *context_pointer)
@@ -227,21 +230,22 @@ static cash_result request_body(struct db_tx *tx, void *context_pointer)
     if (result != CASH_OK || request->replayed) {
         return result; /* a replay commits its replay row and nothing else */
     }
-    result = call->work->body(tx, call->work->context);
+    result = call->body(tx, call->context);
     if (result == CASH_OK && request->idempotency_key != NULL) {
-        cash_result outcome = call->work->outcome != NULL ? *call->work->outcome : CASH_OK;
-        result = key_keep(tx, request, outcome, call->work->row);
+        cash_result outcome = call->outcome != NULL ? *call->outcome : CASH_OK;
+        result = key_keep(tx, request, outcome, call->row);
     }
     return result;
 }
 
-cash_result request_run(struct store *store, struct store_request *request,
-                        const struct request_work *work)
+cash_result request_run(struct store *store, struct store_request *request, db_body body,
+                        void *context, const cash_result *outcome, const void *row)
 {
     if (request == NULL) {
-        return db_run(store, DB_WRITE, work->body, work->context);
+        return db_run(store, DB_WRITE, body, context);
     }
-    struct request_call call = {.request = request, .work = work};
+    struct request_call call = {
+        .request = request, .body = body, .context = context, .outcome = outcome, .row = row};
     cash_result result = db_run(store, DB_WRITE, request_body, &call);
     store_request_settle(request, result);
     return result;

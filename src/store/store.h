@@ -4,7 +4,7 @@
  *
  * How it is built (docs/postgres.md, "The driver"):
  * - Each feature is written once, in a file of its own: account.c, request.c (the replay cache
- *   and idempotency keys), bank.c, guard.c (abuse limits, TOTP), verification.c, ledger.c,
+ *   and idempotency keys), bank.c, verification.c (with the abuse limits and TOTP), ledger.c,
  *   withdraw.c, withdraw_list.c, lifecycle.c, payout.c, audit.c, schema.c. They order the checks
  *   inside a transaction; the rules themselves (amounts, limits, the next ledger entry, refunds,
  *   confirmations) are domain/'s.

@@ -58,32 +58,6 @@ cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
 cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out);
 
 /*
- * guard.c: SPEC 5 abuse limits inside the caller's transaction.
- * - member_lock: locks the member's row for the transaction where the driver has row locks;
- *   CASH_NOT_FOUND if there is no such member. guard_record needs it held, so that the read and
- *   the write of the guard are one step across processes.
- * - guard_check: the member's lock (CASH_TOO_MANY_ATTEMPTS, limits->retry_after_ms until it
- *   ends) and *guard_out as stored (zeros when none).
- * - guard_record: a right (failed false) or wrong code of the member; *locked_out (may be NULL)
- *   true if it locked the member.
- * - guard_rate_check: the member's, then the account's creation limit (CASH_TOO_MANY_REQUESTS,
- *   limits->retry_after_ms until a place is free); the caller holds the account's lock
- *   (account_lock), so that two processes cannot both take the last place.
- * - totp_accept: step becomes the member's newest accepted TOTP step if it is newer than the
- *   stored one; *accepted_out false when it is not (a code used already) or there is no
- *   enrolment.
- */
-struct member_guard;
-cash_result member_lock(struct db_tx *tx, const char *member_id);
-cash_result guard_check(struct db_tx *tx, const char *member_id, int64_t now_ms,
-                        struct verification_limits *limits, struct member_guard *guard_out);
-cash_result guard_record(struct db_tx *tx, const char *member_id, bool failed, int64_t now_ms,
-                         const struct verification_limits *limits, bool *locked_out);
-cash_result guard_rate_check(struct db_tx *tx, const char *member_id, const char *account_id,
-                             int64_t now_ms, struct verification_limits *limits);
-cash_result totp_accept(struct db_tx *tx, const char *member_id, int64_t step, bool *accepted_out);
-
-/*
  * request.c, what every write does the same with its struct store_request (store.h):
  * - store_request_valid: does the call with request (may be NULL) carry sane values?
  * - store_request_settle: after the run; run_result CASH_OK means it committed (replay row and
@@ -97,19 +71,13 @@ bool request_fresh(const struct store_request *request, cash_result result);
 
 /*
  * request.c: a write of the API with its struct store_request (store.h), in one DB_WRITE run: the
- * replay row, the kept key's decision, body, then the key kept with the answer rendered from
- * *outcome (NULL: CASH_OK) and row, which body must have written when it returns CASH_OK. With
- * request NULL, only body. With request->replayed the caller must not read body's outputs.
+ * replay row, the kept key's decision, body with context, then the key kept with the answer
+ * rendered from *outcome (NULL: CASH_OK) and row, which body must have written when it returns
+ * CASH_OK. With request NULL, only body. With request->replayed the caller must not read body's
+ * outputs.
  */
-struct request_work {
-    db_body body;
-    void *context;
-    const cash_result *outcome;
-    const void *row;
-};
-
-cash_result request_run(struct store *store, struct store_request *request,
-                        const struct request_work *work);
+cash_result request_run(struct store *store, struct store_request *request, db_body body,
+                        void *context, const cash_result *outcome, const void *row);
 
 /* The columns of a withdrawal, in the order withdraw_row_read() reads them; withdraw_id first. */
 #define WITHDRAW_COLUMNS                                                                           \

@@ -161,11 +161,10 @@ static cash_result withdraw_create_one(struct store *store, struct withdraw_cont
         return CASH_OK;
     }
     struct bank_account bank;
-    cash_result result = store->driver->withdraw_create_one(
-        store, context->request, request, &bank, &context->confirmed_ms, taken);
+    cash_result result = store->driver->withdraw_create_one(store, context->request, request, &bank,
+                                                            &context->confirmed_ms, taken);
     if (*taken && result == CASH_OK) {
-        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms,
-                       &context->out);
+        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms, &context->out);
     }
     return result;
 }
@@ -192,12 +191,7 @@ cash_result store_withdraw_create(struct store *store, struct withdraw_create *c
     bool taken = false;
     cash_result result = withdraw_create_one(store, &context, request, &taken);
     if (!taken) {
-        const struct request_work work = {
-            .body = withdraw_create_body,
-            .context = &context,
-            .row = &context.out,
-        };
-        result = request_run(store, request, &work);
+        result = request_run(store, request, withdraw_create_body, &context, NULL, &context.out);
     }
     if (request_fresh(request, result)) {
         create->factor->confirmed_ms = context.confirmed_ms;
@@ -285,12 +279,8 @@ cash_result store_withdraw_cancel(struct store *store, const char *account_id,
         .history_id = history_id,
         .now_ms = now_ms,
     };
-    const struct request_work work = {
-        .body = withdraw_cancel_body,
-        .context = &context,
-        .row = &context.out,
-    };
-    cash_result result = request_run(store, request, &work);
+    cash_result result =
+        request_run(store, request, withdraw_cancel_body, &context, NULL, &context.out);
     if (request_fresh(request, result)) {
         *out = context.out;
     }
