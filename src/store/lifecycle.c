@@ -31,7 +31,8 @@ cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct wi
 /* A withdrawal, its row locked (FOR UPDATE) for the rest of the transaction where the driver has
  * row locks: a transaction that moves the withdrawal's money takes its account's lock before it
  * (withdrawal_lock_with_account). */
-static cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
+static cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id,
+                                   struct withdrawal *out)
 {
     return db_read_key(tx, SQL_WITHDRAWAL_LOCK, withdraw_id, withdraw_row_read, out);
 }
