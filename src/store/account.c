@@ -12,7 +12,6 @@ struct account_context {
     const char *account_id;
     const struct account *account;
     const struct account_update *update;
-    struct account out;
 };
 
 static cash_result account_insert(struct db_tx *tx, void *context_pointer)
@@ -49,19 +48,11 @@ cash_result store_account_create(struct store *store, const struct account *acco
     return db_run(store, DB_WRITE_ONE, account_insert, &context);
 }
 
-static cash_result account_get_body(struct db_tx *tx, void *context_pointer)
+static cash_result account_row_read(struct db_stmt *stmt, void *out_pointer)
 {
-    struct account_context *context = context_pointer;
-    struct account *out = &context->out;
-    struct db_stmt *stmt = db_statement(tx, SQL_ACCOUNT_GET);
-    db_bind_text(stmt, context->account_id);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result;
-    }
+    struct account *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->account_id, sizeof(out->account_id));
     db_row_account_status(&row, &out->status);
     db_row_account_verified(&row, &out->verified);
@@ -82,33 +73,7 @@ static cash_result account_get_body(struct db_tx *tx, void *context_pointer)
 /* Reads one account (store.h); CASH_NOT_FOUND if there is none. */
 cash_result store_account_get(struct store *store, const char *account_id, struct account *out)
 {
-    struct account_context context = {.account_id = account_id};
-    cash_result result = db_run(store, DB_READ, account_get_body, &context);
-    if (result == CASH_OK) {
-        *out = context.out;
-    }
-    return result;
-}
-
-/* Binds text, or NULL when has is false (an UPDATE's COALESCE keeps the column then). */
-static void bind_text_if(struct db_stmt *stmt, bool has, const char *text)
-{
-    if (has) {
-        db_bind_text(stmt, text);
-    } else {
-        db_bind_null(stmt);
-    }
-}
-
-/* Runs an UPDATE of one row: CASH_NOT_FOUND when it changed none. */
-static cash_result exec_one_row(struct db_stmt *stmt)
-{
-    int64_t changes = 0;
-    cash_result result = db_exec(stmt, &changes);
-    if (result == CASH_OK && changes == 0) {
-        result = CASH_NOT_FOUND;
-    }
-    return result;
+    return db_get(store, SQL_ACCOUNT_GET, account_id, account_row_read, out, sizeof(*out));
 }
 
 static cash_result account_update_body(struct db_tx *tx, void *context_pointer)
@@ -116,16 +81,17 @@ static cash_result account_update_body(struct db_tx *tx, void *context_pointer)
     struct account_context *context = context_pointer;
     const struct account_update *update = context->update;
     struct db_stmt *stmt = db_statement(tx, SQL_ACCOUNT_UPDATE);
-    bind_text_if(stmt, update->has_status, account_status_name(update->status));
-    bind_text_if(stmt, update->has_verified, account_verified_name(update->verified));
+    /* NULL: the UPDATE's COALESCE keeps the column. */
+    db_bind_text(stmt, update->has_status ? account_status_name(update->status) : NULL);
+    db_bind_text(stmt, update->has_verified ? account_verified_name(update->verified) : NULL);
     if (update->has_auto_recharge) {
         db_bind_bool(stmt, update->auto_recharge);
     } else {
-        db_bind_null(stmt);
+        db_bind_text(stmt, NULL);
     }
     db_bind_int64(stmt, update->now_ms);
     db_bind_text(stmt, context->account_id);
-    return exec_one_row(stmt);
+    return db_exec_one(stmt, CASH_NOT_FOUND);
 }
 
 /* Changes the flagged fields of an account (store.h); CASH_NOT_FOUND if there is none. */
@@ -139,9 +105,8 @@ cash_result store_account_update(struct store *store, const char *account_id,
 cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *balance_out,
                          int64_t *point_out)
 {
-    struct db_stmt *stmt = db_statement(tx, SQL_ACCOUNT_LOCK);
-    db_bind_text(stmt, account_id);
-    cash_result result = db_step(stmt);
+    struct db_stmt *stmt = NULL;
+    cash_result result = db_step_key(tx, SQL_ACCOUNT_LOCK, account_id, &stmt);
     if (result != CASH_OK) {
         return result;
     }
@@ -153,7 +118,7 @@ cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *bala
         row.ok = false;
     }
     result = db_row_check(&row, "account lock");
-    if (result == CASH_OK) {
+    if (result == CASH_OK && balance_out != NULL) {
         *balance_out = balance;
         *point_out = point;
     }
@@ -166,21 +131,12 @@ struct member_context {
     const char *member_id;
     const struct member *member;
     const struct member_update *update;
-    struct member out;
 };
-
-/* CASH_OK if the statement (one id parameter) finds a row, CASH_NOT_FOUND if not. */
-static cash_result row_exists(struct db_tx *tx, enum sql_id id, const char *key)
-{
-    struct db_stmt *stmt = db_statement(tx, id);
-    db_bind_text(stmt, key);
-    return db_step(stmt);
-}
 
 static cash_result member_insert(struct db_tx *tx, void *context_pointer)
 {
     const struct member *member = ((struct member_context *)context_pointer)->member;
-    cash_result result = row_exists(tx, SQL_ACCOUNT_EXISTS, member->account_id);
+    cash_result result = db_step_key(tx, SQL_ACCOUNT_EXISTS, member->account_id, NULL);
     if (result != CASH_OK) {
         return result;
     }
@@ -202,19 +158,11 @@ cash_result store_member_create(struct store *store, const struct member *member
     return db_run(store, DB_WRITE, member_insert, &context);
 }
 
-static cash_result member_get_body(struct db_tx *tx, void *context_pointer)
+static cash_result member_row_read(struct db_stmt *stmt, void *out_pointer)
 {
-    struct member_context *context = context_pointer;
-    struct member *out = &context->out;
-    struct db_stmt *stmt = db_statement(tx, SQL_MEMBER_GET);
-    db_bind_text(stmt, context->member_id);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result;
-    }
+    struct member *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->member_id, sizeof(out->member_id));
     db_row_text(&row, out->account_id, sizeof(out->account_id));
     db_row_text(&row, out->email, sizeof(out->email));
@@ -228,12 +176,7 @@ static cash_result member_get_body(struct db_tx *tx, void *context_pointer)
 /* Reads one member (store.h); CASH_NOT_FOUND if there is none. */
 cash_result store_member_get(struct store *store, const char *member_id, struct member *out)
 {
-    struct member_context context = {.member_id = member_id};
-    cash_result result = db_run(store, DB_READ, member_get_body, &context);
-    if (result == CASH_OK) {
-        *out = context.out;
-    }
-    return result;
+    return db_get(store, SQL_MEMBER_GET, member_id, member_row_read, out, sizeof(*out));
 }
 
 static cash_result member_update_body(struct db_tx *tx, void *context_pointer)
@@ -241,10 +184,10 @@ static cash_result member_update_body(struct db_tx *tx, void *context_pointer)
     struct member_context *context = context_pointer;
     const struct member_update *update = context->update;
     struct db_stmt *stmt = db_statement(tx, SQL_MEMBER_UPDATE);
-    bind_text_if(stmt, update->has_role, member_role_name(update->role));
-    bind_text_if(stmt, update->has_status, member_status_name(update->status));
+    db_bind_text(stmt, update->has_role ? member_role_name(update->role) : NULL);
+    db_bind_text(stmt, update->has_status ? member_status_name(update->status) : NULL);
     db_bind_text(stmt, context->member_id);
-    return exec_one_row(stmt);
+    return db_exec_one(stmt, CASH_NOT_FOUND);
 }
 
 /* Changes the flagged fields of a member (store.h); CASH_NOT_FOUND if there is none. */
@@ -261,14 +204,13 @@ struct api_key_context {
     const char *api_key;
     const struct api_key *key;
     int64_t now_ms;
-    struct api_key out;
 };
 
 static cash_result api_key_insert(struct db_tx *tx, void *context_pointer)
 {
     struct api_key_context *context = context_pointer;
     const struct api_key *key = context->key;
-    cash_result result = row_exists(tx, SQL_MEMBER_EXISTS, key->member_id);
+    cash_result result = db_step_key(tx, SQL_MEMBER_EXISTS, key->member_id, NULL);
     if (result != CASH_OK) {
         return result;
     }
@@ -292,19 +234,11 @@ cash_result store_api_key_create(struct store *store, const struct api_key *key,
     return db_run(store, DB_WRITE, api_key_insert, &context);
 }
 
-static cash_result api_key_get_body(struct db_tx *tx, void *context_pointer)
+static cash_result api_key_row_read(struct db_stmt *stmt, void *out_pointer)
 {
-    struct api_key_context *context = context_pointer;
-    struct api_key *out = &context->out;
-    struct db_stmt *stmt = db_statement(tx, SQL_API_KEY_GET);
-    db_bind_text(stmt, context->api_key);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result;
-    }
+    struct api_key *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->api_key, sizeof(out->api_key));
     db_row_text(&row, out->sealed_secret, sizeof(out->sealed_secret));
     db_row_text(&row, out->member_id, sizeof(out->member_id));
@@ -327,12 +261,7 @@ static cash_result api_key_get_body(struct db_tx *tx, void *context_pointer)
 /* Reads an API key with its member and account (store.h); revoked keys are returned, flagged. */
 cash_result store_api_key_get(struct store *store, const char *api_key, struct api_key *out)
 {
-    struct api_key_context context = {.api_key = api_key};
-    cash_result result = db_run(store, DB_READ, api_key_get_body, &context);
-    if (result == CASH_OK) {
-        *out = context.out;
-    }
-    return result;
+    return db_get(store, SQL_API_KEY_GET, api_key, api_key_row_read, out, sizeof(*out));
 }
 
 static cash_result api_key_revoke_body(struct db_tx *tx, void *context_pointer)
@@ -340,7 +269,7 @@ static cash_result api_key_revoke_body(struct db_tx *tx, void *context_pointer)
     struct api_key_context *context = context_pointer;
     struct db_stmt *stmt = db_statement(tx, SQL_API_KEY_REVOKE);
     db_bind_text(stmt, context->api_key);
-    return exec_one_row(stmt);
+    return db_exec_one(stmt, CASH_NOT_FOUND);
 }
 
 /* Revokes an API key (store.h); revoking twice is CASH_OK; CASH_NOT_FOUND for an unknown key. */

@@ -44,7 +44,8 @@ static void audit_problem(struct audit *audit, const char *format, ...)
     }
 }
 
-typedef cash_result (*audit_row_check)(struct audit *audit, struct db_stmt *stmt);
+/* Checks the current row of a query, reporting what it finds. */
+typedef void (*audit_row_check)(struct audit *audit, struct db_stmt *stmt);
 
 /* Runs one query of the catalogue and checks each row. */
 static cash_result audit_query(struct db_tx *tx, struct audit *audit, enum sql_id id,
@@ -53,19 +54,14 @@ static cash_result audit_query(struct db_tx *tx, struct audit *audit, enum sql_i
     struct db_stmt *stmt = db_statement(tx, id);
     for (;;) {
         cash_result result = db_step(stmt);
-        if (result == CASH_NOT_FOUND) {
-            return CASH_OK;
-        }
-        if (result == CASH_OK) {
-            result = check(audit, stmt);
-        }
         if (result != CASH_OK) {
-            return result;
+            return result == CASH_NOT_FOUND ? CASH_OK : result;
         }
+        check(audit, stmt);
     }
 }
 
-static cash_result audit_account(struct audit *audit, struct db_stmt *stmt)
+static void audit_account(struct audit *audit, struct db_stmt *stmt)
 {
     char account_id[ACCOUNT_ID_LENGTH + 1];
     struct db_row row;
@@ -79,7 +75,7 @@ static cash_result audit_account(struct audit *audit, struct db_stmt *stmt)
     int64_t last_balance = has_entries ? db_row_int64(&row) : 0;
     if (!row.ok) {
         audit_problem(audit, "account %s: a stored value is out of range", account_id);
-        return CASH_OK;
+        return;
     }
     if (balance < 0 || point < 0) {
         audit_problem(audit, "account %s: negative balance %" PRId64 " or point %" PRId64,
@@ -97,7 +93,6 @@ static cash_result audit_account(struct audit *audit, struct db_stmt *stmt)
         audit_problem(audit, "account %s: balance %" PRId64 " but its last entry ends at %" PRId64,
                       account_id, balance, last_balance);
     }
-    return CASH_OK;
 }
 
 static void audit_chain_entry(struct audit *audit, const char *history_id, int64_t seq,
@@ -130,7 +125,7 @@ static void audit_chain_entry(struct audit *audit, const char *history_id, int64
     audit->point = new_point;
 }
 
-static cash_result audit_chain(struct audit *audit, struct db_stmt *stmt)
+static void audit_chain(struct audit *audit, struct db_stmt *stmt)
 {
     char account_id[ACCOUNT_ID_LENGTH + 1];
     char history_id[HISTORY_ID_LENGTH + 1];
@@ -147,7 +142,7 @@ static cash_result audit_chain(struct audit *audit, struct db_stmt *stmt)
     }
     if (!row.ok) {
         audit_problem(audit, "ledger entry %s: a stored value is out of range", history_id);
-        return CASH_OK;
+        return;
     }
     if (strcmp(account_id, audit->account_id) != 0) {
         /* A new account: its chain starts from zero. */
@@ -164,7 +159,6 @@ static cash_result audit_chain(struct audit *audit, struct db_stmt *stmt)
                       values[0]);
     }
     audit_chain_entry(audit, history_id, seq, values);
-    return CASH_OK;
 }
 
 static void audit_withdraw_entries(struct audit *audit, const char *withdraw_id,
@@ -185,7 +179,7 @@ static void audit_withdraw_entries(struct audit *audit, const char *withdraw_id,
     }
 }
 
-static cash_result audit_withdrawal(struct audit *audit, struct db_stmt *stmt)
+static void audit_withdrawal(struct audit *audit, struct db_stmt *stmt)
 {
     char withdraw_id[WITHDRAW_ID_LENGTH + 1];
     enum withdraw_status status = WITHDRAW_PENDING;
@@ -202,7 +196,7 @@ static cash_result audit_withdrawal(struct audit *audit, struct db_stmt *stmt)
     }
     if (!row.ok) {
         audit_problem(audit, "withdrawal %s: a stored value is out of range", withdraw_id);
-        return CASH_OK;
+        return;
     }
     if (amount < 1 || fee < 0 || amount + fee != total) {
         audit_problem(audit,
@@ -211,10 +205,9 @@ static cash_result audit_withdrawal(struct audit *audit, struct db_stmt *stmt)
                       withdraw_id, amount, fee, total);
     }
     audit_withdraw_entries(audit, withdraw_id, status, counts);
-    return CASH_OK;
 }
 
-static cash_result audit_orphan(struct audit *audit, struct db_stmt *stmt)
+static void audit_orphan(struct audit *audit, struct db_stmt *stmt)
 {
     char history_id[HISTORY_ID_LENGTH + 1];
     char type[32];
@@ -226,36 +219,25 @@ static cash_result audit_orphan(struct audit *audit, struct db_stmt *stmt)
     db_row_text(&row, group_id, sizeof(group_id));
     audit_problem(audit, "ledger entry %s (%s) names withdrawal \"%s\", which does not exist",
                   history_id, type, group_id);
-    return CASH_OK;
 }
 
-static void audit_live_values(struct audit *audit, const char *account_id, bool ok,
-                              const int64_t values[3])
-{
-    if (!ok) {
-        audit_problem(audit, "account %s: a stored value is out of range", account_id);
-        return;
-    }
-    if (values[0] != values[1] - values[2]) {
-        audit_problem(audit,
-                      "account %s: balance %" PRId64 " but credits %" PRId64
-                      " minus live withdrawals %" PRId64 " make %" PRId64,
-                      account_id, values[0], values[1], values[2], values[1] - values[2]);
-    }
-}
-
-static cash_result audit_live(struct audit *audit, struct db_stmt *stmt)
+static void audit_live(struct audit *audit, struct db_stmt *stmt)
 {
     char account_id[ACCOUNT_ID_LENGTH + 1];
-    int64_t values[3];
     struct db_row row;
     db_row_start(&row, stmt);
     db_row_text(&row, account_id, sizeof(account_id));
-    for (size_t i = 0; i < 3; i++) {
-        values[i] = db_row_int64(&row);
+    int64_t balance = db_row_int64(&row);
+    int64_t credits = db_row_int64(&row);
+    int64_t live = db_row_int64(&row);
+    if (!row.ok) {
+        audit_problem(audit, "account %s: a stored value is out of range", account_id);
+    } else if (balance != credits - live) {
+        audit_problem(audit,
+                      "account %s: balance %" PRId64 " but credits %" PRId64
+                      " minus live withdrawals %" PRId64 " make %" PRId64,
+                      account_id, balance, credits, live, credits - live);
     }
-    audit_live_values(audit, account_id, row.ok, values);
-    return CASH_OK;
 }
 
 static cash_result audit_body(struct db_tx *tx, void *context_pointer)
@@ -266,20 +248,16 @@ static cash_result audit_body(struct db_tx *tx, void *context_pointer)
         /* A whole ledger may take longer than a request's statement timeout. */
         result = db_exec_simple(tx, "SET LOCAL statement_timeout = 0");
     }
-    if (result == CASH_OK) {
-        result = audit_query(tx, audit, SQL_AUDIT_ACCOUNTS, audit_account);
-    }
-    if (result == CASH_OK) {
-        result = audit_query(tx, audit, SQL_AUDIT_CHAIN, audit_chain);
-    }
-    if (result == CASH_OK) {
-        result = audit_query(tx, audit, SQL_AUDIT_WITHDRAWALS, audit_withdrawal);
-    }
-    if (result == CASH_OK) {
-        result = audit_query(tx, audit, SQL_AUDIT_ORPHANS, audit_orphan);
-    }
-    if (result == CASH_OK) {
-        result = audit_query(tx, audit, SQL_AUDIT_LIVE, audit_live);
+    static const struct {
+        enum sql_id id;
+        audit_row_check check;
+    } queries[] = {{SQL_AUDIT_ACCOUNTS, audit_account},
+                   {SQL_AUDIT_CHAIN, audit_chain},
+                   {SQL_AUDIT_WITHDRAWALS, audit_withdrawal},
+                   {SQL_AUDIT_ORPHANS, audit_orphan},
+                   {SQL_AUDIT_LIVE, audit_live}};
+    for (size_t i = 0; result == CASH_OK && i < sizeof(queries) / sizeof(queries[0]); i++) {
+        result = audit_query(tx, audit, queries[i].id, queries[i].check);
     }
     return result;
 }

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "store/store_internal.h"
-#include "store/store_request.h"
 
 struct bank_context {
     const char *account_id;
@@ -17,18 +16,11 @@ struct bank_context {
     struct bank_account out;
 };
 
-/* The registered bank account inside the caller's transaction (store_internal.h). */
-cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out)
+static cash_result bank_row_read(struct db_stmt *stmt, void *out_pointer)
 {
-    struct db_stmt *stmt = db_statement(tx, SQL_BANK_GET);
-    db_bind_text(stmt, account_id);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result;
-    }
+    struct bank_account *out = out_pointer;
     struct db_row row;
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
     db_row_text(&row, out->account_id, sizeof(out->account_id));
     db_row_text(&row, out->bank_code, sizeof(out->bank_code));
     db_row_text(&row, out->sealed_number, sizeof(out->sealed_number));
@@ -38,6 +30,12 @@ cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_acco
     out->updated_ms = db_row_int64(&row);
     out->operator_verified = db_row_bool(&row);
     return db_row_check(&row, "bank get");
+}
+
+/* The registered bank account inside the caller's transaction (store_internal.h). */
+cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out)
+{
+    return db_read_key(tx, SQL_BANK_GET, account_id, bank_row_read, out);
 }
 
 /* The factor (when given) and then the account lock; CASH_NOT_FOUND for an unknown account. */
@@ -50,19 +48,7 @@ static cash_result bank_change_begin(struct db_tx *tx, struct bank_context *cont
             return result;
         }
     }
-    int64_t balance = 0;
-    int64_t point = 0;
-    return account_lock(tx, account_id, &balance, &point);
-}
-
-/* Hands the spent factor's confirmation to the caller once the change committed (a replay
- * spent nothing). */
-static void bank_factor_settle(struct second_factor *factor, const struct store_request *request,
-                               cash_result result, int64_t confirmed_ms)
-{
-    if (result == CASH_OK && factor != NULL && (request == NULL || !request->replayed)) {
-        factor->confirmed_ms = confirmed_ms;
-    }
+    return account_lock(tx, account_id, NULL, NULL);
 }
 
 static cash_result bank_set_body(struct db_tx *tx, void *context_pointer)
@@ -105,32 +91,18 @@ cash_result store_bank_account_set(struct store *store, const struct bank_accoun
         return CASH_VALIDATION_ERROR;
     }
     struct bank_context context = {.bank = bank, .factor = factor};
-    const struct request_work work = {
-        .body = bank_set_body,
-        .context = &context,
-        .row = &context.out,
-    };
-    cash_result result = request_run(store, request, &work);
-    bank_factor_settle(factor, request, result, context.confirmed_ms);
+    cash_result result = request_run(store, request, bank_set_body, &context, NULL, &context.out);
+    if (request_fresh(request, result) && factor != NULL) {
+        factor->confirmed_ms = context.confirmed_ms; /* a replay spent nothing */
+    }
     return result;
-}
-
-static cash_result bank_get_body(struct db_tx *tx, void *context_pointer)
-{
-    struct bank_context *context = context_pointer;
-    return bank_read(tx, context->account_id, &context->out);
 }
 
 /* The registered bank account (store.h); CASH_NOT_FOUND if none. */
 cash_result store_bank_account_get(struct store *store, const char *account_id,
                                    struct bank_account *out)
 {
-    struct bank_context context = {.account_id = account_id};
-    cash_result result = db_run(store, DB_READ, bank_get_body, &context);
-    if (result == CASH_OK) {
-        *out = context.out;
-    }
-    return result;
+    return db_get(store, SQL_BANK_GET, account_id, bank_row_read, out, sizeof(*out));
 }
 
 static cash_result bank_delete_body(struct db_tx *tx, void *context_pointer)
@@ -140,12 +112,9 @@ static cash_result bank_delete_body(struct db_tx *tx, void *context_pointer)
     if (result != CASH_OK) {
         return result; /* CASH_NOT_FOUND for no account: nothing registered either */
     }
-    int64_t changes = 0;
-    result = db_exec_id(tx, SQL_BANK_DELETE, context->account_id, &changes);
-    if (result == CASH_OK && changes == 0) {
-        result = CASH_NOT_FOUND; /* rolls back: the factor is not spent */
-    }
-    return result;
+    struct db_stmt *stmt = db_statement(tx, SQL_BANK_DELETE);
+    db_bind_text(stmt, context->account_id);
+    return db_exec_one(stmt, CASH_NOT_FOUND); /* none: rolls back, the factor is not spent */
 }
 
 /*
@@ -159,8 +128,9 @@ cash_result store_bank_account_delete(struct store *store, const char *account_i
         return CASH_VALIDATION_ERROR;
     }
     struct bank_context context = {.account_id = account_id, .factor = factor};
-    const struct request_work work = {.body = bank_delete_body, .context = &context};
-    cash_result result = request_run(store, request, &work);
-    bank_factor_settle(factor, request, result, context.confirmed_ms);
+    cash_result result = request_run(store, request, bank_delete_body, &context, NULL, NULL);
+    if (request_fresh(request, result) && factor != NULL) {
+        factor->confirmed_ms = context.confirmed_ms; /* a replay spent nothing */
+    }
     return result;
 }

@@ -1,10 +1,15 @@
 /*
  * db.c - the neutral half of the driver seam (db.h): the retry loop, the calls that find their
- * driver, and the typed readers of a row.
+ * driver, the typed readers of a row; and the one place that chooses a driver (ARCHITECTURE:
+ * one store interface, chosen in one place), with the calls that are the driver's alone.
  */
 #include "store/db.h"
 
+#include <assert.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,11 +50,6 @@ cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *c
     }
 }
 
-unsigned db_caps(const struct store *store)
-{
-    return store->driver->caps;
-}
-
 bool db_tx_can(const struct db_tx *tx, enum db_capability capability)
 {
     return (tx->driver->caps & (unsigned)capability) != 0;
@@ -57,7 +57,7 @@ bool db_tx_can(const struct db_tx *tx, enum db_capability capability)
 
 int db_control(struct store *store, int op, void *argument)
 {
-    return store->driver->control(store, op, argument);
+    return store->driver->control != NULL ? store->driver->control(store, op, argument) : -1;
 }
 
 /* ---- statements ---- */
@@ -89,13 +89,6 @@ void db_bind_text(struct db_stmt *stmt, const char *text)
     }
 }
 
-void db_bind_null(struct db_stmt *stmt)
-{
-    if (stmt != NULL) {
-        stmt->driver->bind_null(stmt);
-    }
-}
-
 void db_bind_bool(struct db_stmt *stmt, bool value)
 {
     db_bind_int64(stmt, value ? 1 : 0);
@@ -124,11 +117,16 @@ cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out)
     return CASH_OK;
 }
 
-cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64_t *changes_out)
+cash_result db_exec_one(struct db_stmt *stmt, cash_result none)
 {
-    struct db_stmt *stmt = db_statement(tx, id);
-    db_bind_text(stmt, text);
-    return db_exec(stmt, changes_out);
+    int64_t changes = 0;
+    cash_result result = db_exec(stmt, &changes);
+    return result == CASH_OK && changes != 1 ? none : result;
+}
+
+cash_result db_step_end(struct db_stmt *stmt)
+{
+    return db_step(stmt) == CASH_NOT_FOUND ? CASH_OK : CASH_INTERNAL_ERROR;
 }
 
 cash_result db_exec_simple(struct db_tx *tx, const char *sql)
@@ -158,6 +156,73 @@ cash_result db_prepare_all(struct store *store, enum sql_id *failed_out)
     return db_run(store, DB_READ, prepare_all_body, failed_out);
 }
 
+/* ---- statements built at run time ---- */
+
+void db_query_start(struct db_query *query, const char *sql)
+{
+    query->length = 0;
+    query->ok = true;
+    query->count = 0;
+    query->sql[0] = '\0';
+    db_query_append(query, sql);
+}
+
+void db_query_append(struct db_query *query, const char *fragment)
+{
+    size_t length = strlen(fragment);
+    if (!query->ok || query->length + length >= sizeof(query->sql)) {
+        query->ok = false;
+        return;
+    }
+    memcpy(query->sql + query->length, fragment, length + 1);
+    query->length += length;
+}
+
+/* Appends fragment and the next $n; NULL (not ok) past SQL_PARAMS_MAX. */
+static void db_query_param(struct db_query *query, const char *fragment, bool is_text,
+                           const char *text, int64_t number)
+{
+    char placeholder[16];
+    if (query->count == SQL_PARAMS_MAX) {
+        query->ok = false;
+        return;
+    }
+    query->params[query->count].is_text = is_text;
+    query->params[query->count].text = text;
+    query->params[query->count].number = number;
+    snprintf(placeholder, sizeof(placeholder), "$%d", ++query->count);
+    db_query_append(query, fragment);
+    db_query_append(query, placeholder);
+}
+
+void db_query_text(struct db_query *query, const char *fragment, const char *text)
+{
+    db_query_param(query, fragment, true, text, 0);
+}
+
+void db_query_int64(struct db_query *query, const char *fragment, int64_t number)
+{
+    db_query_param(query, fragment, false, NULL, number);
+}
+
+struct db_stmt *db_query_statement(struct db_tx *tx, const struct db_query *query,
+                                   const char *what)
+{
+    if (!query->ok) {
+        log_error("store: %s: the SQL does not fit DB_QUERY_BYTES_MAX", what);
+        return NULL;
+    }
+    struct db_stmt *stmt = db_statement_text(tx, query->sql);
+    for (int i = 0; i < query->count; i++) {
+        if (query->params[i].is_text) {
+            db_bind_text(stmt, query->params[i].text);
+        } else {
+            db_bind_int64(stmt, query->params[i].number);
+        }
+    }
+    return stmt;
+}
+
 /* ---- rows ---- */
 
 bool db_copy_text(char *out, size_t out_size, const char *text)
@@ -173,11 +238,38 @@ bool db_copy_text(char *out, size_t out_size, const char *text)
     return true;
 }
 
+void db_why(char *why, size_t why_size, const char *format, ...)
+{
+    if (why != NULL && why_size > 0) {
+        va_list arguments;
+        va_start(arguments, format);
+        vsnprintf(why, why_size, format, arguments);
+        va_end(arguments);
+    }
+}
+
+void db_deadline_after_ms(struct timespec *deadline, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, deadline);
+    deadline->tv_sec += (time_t)(ms / 1000);
+    deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec += 1;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}
+
 void db_row_start(struct db_row *row, struct db_stmt *stmt)
 {
     row->stmt = stmt;
     row->column = 0;
     row->ok = true;
+}
+
+void db_row_start_clear(struct db_row *row, struct db_stmt *stmt, void *out, size_t out_size)
+{
+    memset(out, 0, out_size);
+    db_row_start(row, stmt);
 }
 
 /* The next column's index, or -1 past the last (a bad value). */
@@ -291,4 +383,139 @@ cash_result db_row_check(const struct db_row *row, const char *what)
         return CASH_INTERNAL_ERROR;
     }
     return CASH_OK;
+}
+
+/* ---- reading rows ---- */
+
+cash_result db_step_key(struct db_tx *tx, enum sql_id id, const char *key,
+                        struct db_stmt **stmt_out)
+{
+    struct db_stmt *stmt = db_statement(tx, id);
+    db_bind_text(stmt, key);
+    if (stmt_out != NULL) {
+        *stmt_out = stmt;
+    }
+    return db_step(stmt);
+}
+
+cash_result db_read_key(struct db_tx *tx, enum sql_id id, const char *key, db_row_reader reader,
+                        void *out)
+{
+    struct db_stmt *stmt = NULL;
+    cash_result result = db_step_key(tx, id, key, &stmt);
+    return result == CASH_OK ? reader(stmt, out) : result;
+}
+
+struct db_get_call {
+    enum sql_id id;
+    const char *key;
+    db_row_reader reader;
+    _Alignas(max_align_t) unsigned char row[DB_ROW_BYTES_MAX];
+};
+
+static cash_result db_get_body(struct db_tx *tx, void *context)
+{
+    struct db_get_call *call = context;
+    return db_read_key(tx, call->id, call->key, call->reader, call->row);
+}
+
+cash_result db_get(struct store *store, enum sql_id id, const char *key, db_row_reader reader,
+                   void *out, size_t out_size)
+{
+    struct db_get_call call = {.id = id, .key = key, .reader = reader};
+    if (out_size > sizeof(call.row)) {
+        log_error("store: a row of %zu bytes is larger than DB_ROW_BYTES_MAX", out_size);
+        return CASH_INTERNAL_ERROR;
+    }
+    cash_result result = db_run(store, DB_READ, db_get_body, &call);
+    if (result == CASH_OK) {
+        memcpy(out, call.row, out_size);
+    }
+    return result;
+}
+
+cash_result db_read_rows(struct db_stmt *stmt, db_row_reader reader, void *out, size_t size,
+                         size_t max, size_t *count_out)
+{
+    *count_out = 0;
+    if (stmt == NULL) {
+        return CASH_INTERNAL_ERROR;
+    }
+    while (*count_out < max) {
+        cash_result result = db_step(stmt);
+        if (result != CASH_OK) {
+            return result == CASH_NOT_FOUND ? CASH_OK : result;
+        }
+        result = reader(stmt, (unsigned char *)out + *count_out * size);
+        if (result != CASH_OK) {
+            return result;
+        }
+        (*count_out)++;
+    }
+    return CASH_OK;
+}
+
+cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out)
+{
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    }
+    struct db_row row;
+    db_row_start(&row, stmt);
+    *out = db_row_int64(&row);
+    result = db_row_check(&row, what);
+    return result == CASH_OK ? db_step_end(stmt) : result;
+}
+
+/* ---- the store (store.h) ---- */
+
+#define SQLITE_SCHEME "sqlite:"
+
+static bool url_has_scheme(const char *url, const char *scheme)
+{
+    return strncmp(url, scheme, strlen(scheme)) == 0;
+}
+
+/* Opens the backend named by the URL's scheme with default options (store.h). */
+cash_result store_open(const char *url, struct store **out, char *why, size_t why_size)
+{
+    return store_open_options(url, NULL, out, why, why_size);
+}
+
+/* Opens the backend named by the URL's scheme (store.h). */
+cash_result store_open_options(const char *url, const struct store_options *options,
+                               struct store **out, char *why, size_t why_size)
+{
+    if (url == NULL || url[0] == '\0') {
+        db_why(why, why_size, "no database URL given (expected sqlite:PATH)");
+        return CASH_VALIDATION_ERROR;
+    }
+    if (strnlen(url, DB_URL_BYTES_MAX + 1) > DB_URL_BYTES_MAX) {
+        db_why(why, why_size, "the database URL is too long");
+        return CASH_VALIDATION_ERROR;
+    }
+    if (url_has_scheme(url, SQLITE_SCHEME)) {
+        return store_sqlite_open(url + strlen(SQLITE_SCHEME), out, why, why_size);
+    }
+    if (url_has_scheme(url, "postgresql://") || url_has_scheme(url, "postgres://")) {
+        return store_pg_open(url, options, out, why, why_size);
+    }
+    db_why(why, why_size, "unknown database URL scheme (expected sqlite:PATH or postgresql://...)");
+    return CASH_VALIDATION_ERROR;
+}
+
+/* Releases the store and everything it holds; NULL is allowed. */
+void store_close(struct store *store)
+{
+    if (store != NULL) {
+        store->driver->close(store);
+    }
+}
+
+/* SPEC 7: the driver's check of its database's settings (store.h). */
+cash_result store_durability_check(struct store *store, char *why, size_t why_size)
+{
+    assert(store != NULL);
+    return store->driver->durability_check(store, why, why_size);
 }

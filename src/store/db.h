@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/result.h"
 #include "domain/types.h"
@@ -65,8 +66,7 @@ struct db_driver {
      * NULL for the catalogue's id, or a statement built at run time (not cached). */
     struct db_stmt *(*statement)(struct db_tx *tx, enum sql_id id, const char *text);
     void (*bind_int64)(struct db_stmt *stmt, int64_t value);
-    void (*bind_text)(struct db_stmt *stmt, const char *text);
-    void (*bind_null)(struct db_stmt *stmt);
+    void (*bind_text)(struct db_stmt *stmt, const char *text); /* NULL: SQL NULL */
     /* The next row: CASH_OK with it current, CASH_NOT_FOUND after the last, or an error. */
     cash_result (*step)(struct db_stmt *stmt);
     /* Rows the statement changed, once it ran to its end. */
@@ -89,7 +89,8 @@ struct db_driver {
                                        bool *taken);
     /* What the driver does once the schema's versions are in place (store_migrate). */
     cash_result (*migrated)(struct store *store);
-    /* The escape hatch for tests and oddities (enum db_control); -1 for an unknown op. */
+    /* The escape hatch for tests and oddities (enum db_control); -1 for an unknown op. Optional
+     * (NULL: every op is unknown). */
     int (*control)(struct store *store, int op, void *argument);
 };
 
@@ -115,8 +116,7 @@ struct db_stmt {
  */
 cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *context);
 
-/* The capability bits of store's driver. */
-unsigned db_caps(const struct store *store);
+/* Whether the driver running tx has the capability. */
 bool db_tx_can(const struct db_tx *tx, enum db_capability capability);
 
 /* The catalogue's statement id, reset and unbound; NULL (logged) on failure, which the calls
@@ -126,16 +126,20 @@ struct db_stmt *db_statement(struct db_tx *tx, enum sql_id id);
 struct db_stmt *db_statement_text(struct db_tx *tx, const char *text);
 
 void db_bind_int64(struct db_stmt *stmt, int64_t value);
-void db_bind_text(struct db_stmt *stmt, const char *text); /* borrowed until the body returns */
-void db_bind_null(struct db_stmt *stmt);
+/* Borrowed until the body returns; NULL binds SQL NULL. */
+void db_bind_text(struct db_stmt *stmt, const char *text);
 void db_bind_bool(struct db_stmt *stmt, bool value); /* 0 or 1 */
 
 /* The next row (CASH_OK), none left (CASH_NOT_FOUND), or an error. */
 cash_result db_step(struct db_stmt *stmt);
 /* Runs the statement to its end; *changes_out (may be NULL): rows it changed. */
 cash_result db_exec(struct db_stmt *stmt, int64_t *changes_out);
-/* db_statement(), one text parameter, db_exec(): the common "by id" write. */
-cash_result db_exec_id(struct db_tx *tx, enum sql_id id, const char *text, int64_t *changes_out);
+/* Runs a write of one row (by its key, or guarded) to its end: CASH_OK when it changed exactly
+ * one row, else none (CASH_NOT_FOUND for a key that names no row, say). */
+cash_result db_exec_one(struct db_stmt *stmt, cash_result none);
+/* Steps stmt once more after the row it returned: CASH_OK at its end (a write that RETURNING
+ * made stop early is then done), CASH_INTERNAL_ERROR if another row or an error comes. */
+cash_result db_step_end(struct db_stmt *stmt);
 cash_result db_exec_simple(struct db_tx *tx, const char *sql);
 
 /* Reading the columns of the current row in order; ok turns false on a bad value. */
@@ -146,6 +150,8 @@ struct db_row {
 };
 
 void db_row_start(struct db_row *row, struct db_stmt *stmt);
+/* db_row_start(), with out (out_size bytes) zeroed first: no stale bytes after its strings. */
+void db_row_start_clear(struct db_row *row, struct db_stmt *stmt, void *out, size_t out_size);
 bool db_row_is_null(const struct db_row *row); /* the next column, without moving on */
 /* Text into a buffer; NULL reads as "", text that does not fit is a bad value. */
 void db_row_text(struct db_row *row, char *out, size_t out_size);
@@ -165,8 +171,64 @@ void db_row_verification_status(struct db_row *row, enum verification_status *ou
 /* CASH_OK if every column read well, else CASH_INTERNAL_ERROR, logged with what. */
 cash_result db_row_check(const struct db_row *row, const char *what);
 
+/* Reads the current row of stmt into out (the reader's own struct) and checks it
+ * (db_row_check): CASH_OK or CASH_INTERNAL_ERROR. out may hold a partial row on an error. */
+typedef cash_result (*db_row_reader)(struct db_stmt *stmt, void *out);
+
+/* The catalogue's statement id with one text parameter, key, stepped to its first row: CASH_OK
+ * with it current in *stmt_out (may be NULL), CASH_NOT_FOUND if there is none, or an error. */
+cash_result db_step_key(struct db_tx *tx, enum sql_id id, const char *key,
+                        struct db_stmt **stmt_out);
+/* db_step_key(), and its row read into out with reader; CASH_NOT_FOUND if there is none. */
+cash_result db_read_key(struct db_tx *tx, enum sql_id id, const char *key, db_row_reader reader,
+                        void *out);
+/* A public getter: db_read_key() in a DB_READ run of its own. *out (out_size bytes, at most
+ * DB_ROW_BYTES_MAX) is written only on CASH_OK. */
+#define DB_ROW_BYTES_MAX 2048
+cash_result db_get(struct store *store, enum sql_id id, const char *key, db_row_reader reader,
+                   void *out, size_t out_size);
+/* Reads the rows of stmt into out[0], out[1], ... (each size bytes) with reader, at most max of
+ * them; *count_out: how many. CASH_OK once the rows ran out or max were read. */
+cash_result db_read_rows(struct db_stmt *stmt, db_row_reader reader, void *out, size_t size,
+                         size_t max, size_t *count_out);
+/* The whole number in the first column of stmt's first row (a COUNT, a SUM, a setting), read to
+ * the statement's end; no row or a bad value is CASH_INTERNAL_ERROR (logged with what). */
+cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out);
+
+/*
+ * A statement built at run time from fixed fragments only: every value is a parameter, numbered
+ * ($1, $2, ...) and bound in the order it was added, so that the text and its binds agree.
+ * Text values are borrowed until the body returns.
+ */
+#define DB_QUERY_BYTES_MAX 4096
+struct db_query {
+    char sql[DB_QUERY_BYTES_MAX];
+    size_t length;
+    bool ok; /* false once a fragment did not fit or the parameters ran out */
+    int count;
+    struct {
+        bool is_text;
+        const char *text;
+        int64_t number;
+    } params[SQL_PARAMS_MAX];
+};
+
+void db_query_start(struct db_query *query, const char *sql);
+void db_query_append(struct db_query *query, const char *fragment);
+/* Appends fragment, then the next parameter's $n, bound to text (or number). */
+void db_query_text(struct db_query *query, const char *fragment, const char *text);
+void db_query_int64(struct db_query *query, const char *fragment, int64_t number);
+/* The statement with every parameter bound; NULL (logged with what) if the text did not fit. */
+struct db_stmt *db_query_statement(struct db_tx *tx, const struct db_query *query,
+                                   const char *what);
+
 /* Copies text that fits into a fixed buffer; false if it does not (out is then ""). */
 bool db_copy_text(char *out, size_t out_size, const char *text);
+/* Formats a reason into why (may be NULL, or why_size 0: nothing is written). */
+void db_why(char *why, size_t why_size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The CLOCK_REALTIME instant ms from now: a pool's deadline for pthread_cond_timedwait. */
+void db_deadline_after_ms(struct timespec *deadline, int64_t ms);
 
 /* The escape hatch of store's driver (enum db_control). */
 int db_control(struct store *store, int op, void *argument);

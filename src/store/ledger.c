@@ -8,7 +8,6 @@
  * (UPDATE ... WHERE balance >= floor), and what it returns must be exactly the computed step.
  */
 #include <assert.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -107,6 +106,30 @@ cash_result ledger_apply(struct db_tx *tx, const struct ledger_change *change,
     return result;
 }
 
+/* A withdrawal's refund back to its account (store_internal.h). */
+cash_result ledger_refund(struct db_tx *tx, const struct withdrawal *withdrawal, int64_t refund_won,
+                          const char *history_id, int64_t now_ms)
+{
+    if (refund_won == 0) {
+        return CASH_OK;
+    }
+    const struct ledger_change refund = {
+        .account_id = withdrawal->account_id,
+        .type = HISTORY_WITHDRAW_REFUND,
+        .balance_amount_won = refund_won,
+        .memo = "",
+        .group_id = withdrawal->withdraw_id,
+        .history_id = history_id,
+        .now_ms = now_ms,
+    };
+    struct history_entry entry;
+    cash_result result = ledger_apply(tx, &refund, &entry);
+    if (result == CASH_OK) {
+        assert(entry.new_balance_won == entry.old_balance_won + refund_won);
+    }
+    return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+}
+
 /* ---- the manual recharge ---- */
 
 struct credit_context {
@@ -153,70 +176,42 @@ cash_result store_balance_credit(struct store *store, const char *account_id, in
 
 /* ---- history ---- */
 
-#define HISTORY_SQL_BYTES_MAX 1024
-
 struct history_context {
     const struct history_query *query;
     struct history_entry *out;
     size_t count;
 };
 
-/* Only fixed text goes into the SQL; every value is a parameter, numbered in order. */
-static bool history_sql(const struct history_query *query, char *sql, size_t sql_size)
+/* Only fixed text goes into the SQL; every value is a parameter. */
+static void history_sql(const struct history_query *query, struct db_query *sql)
 {
-    char where[256] = "";
-    int next = 1;
-    size_t used = 0;
+    db_query_start(sql, "SELECT history_id, account_id, type, balance_amount, point_amount,"
+                        " old_balance, new_balance, old_point, new_point, memo, group_id,"
+                        " created_ms FROM balance_history WHERE 1 = 1");
     if (query->account_id[0] != '\0') {
-        used += (size_t)snprintf(where + used, sizeof(where) - used, " AND account_id = $%d",
-                                 next++);
+        db_query_text(sql, " AND account_id = ", query->account_id);
     }
     if (query->start_ms != 0) {
-        used += (size_t)snprintf(where + used, sizeof(where) - used, " AND created_ms >= $%d",
-                                 next++);
+        db_query_int64(sql, " AND created_ms >= ", query->start_ms);
     }
     if (query->end_ms != 0) {
-        used += (size_t)snprintf(where + used, sizeof(where) - used, " AND created_ms <= $%d",
-                                 next++);
+        db_query_int64(sql, " AND created_ms <= ", query->end_ms);
     }
     if (query->has_type) {
-        used += (size_t)snprintf(where + used, sizeof(where) - used, " AND type = $%d", next++);
+        db_query_text(sql, " AND type = ", history_type_name(query->type));
     }
-    int written = snprintf(
-        sql, sql_size,
-        "SELECT history_id, account_id, type, balance_amount, point_amount, old_balance,"
-        " new_balance, old_point, new_point, memo, group_id, created_ms"
-        " FROM balance_history WHERE 1 = 1%s ORDER BY %s LIMIT $%d OFFSET $%d",
-        where,
-        /* One account: commit order, in which the balances chain (schema). */
-        query->account_id[0] != '\0' ? "entry_seq DESC" : "history_id DESC", next, next + 1);
-    return used < sizeof(where) && written > 0 && (size_t)written < sql_size;
+    /* One account: commit order, in which the balances chain (schema). */
+    db_query_append(sql, query->account_id[0] != '\0' ? " ORDER BY entry_seq DESC"
+                                                      : " ORDER BY history_id DESC");
+    db_query_int64(sql, " LIMIT ", (int64_t)query->limit);
+    db_query_int64(sql, " OFFSET ", query->offset);
 }
 
-/* Binds in the order history_sql numbered the parameters. */
-static void history_bind(const struct history_query *query, struct db_stmt *stmt)
+static cash_result history_row_read(struct db_stmt *stmt, void *out)
 {
-    if (query->account_id[0] != '\0') {
-        db_bind_text(stmt, query->account_id);
-    }
-    if (query->start_ms != 0) {
-        db_bind_int64(stmt, query->start_ms);
-    }
-    if (query->end_ms != 0) {
-        db_bind_int64(stmt, query->end_ms);
-    }
-    if (query->has_type) {
-        db_bind_text(stmt, history_type_name(query->type));
-    }
-    db_bind_int64(stmt, (int64_t)query->limit);
-    db_bind_int64(stmt, query->offset);
-}
-
-static cash_result history_row_read(struct db_stmt *stmt, struct history_entry *entry)
-{
+    struct history_entry *entry = out;
     struct db_row row;
-    memset(entry, 0, sizeof(*entry)); /* no stale bytes after the strings */
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, entry, sizeof(*entry));
     db_row_text(&row, entry->history_id, sizeof(entry->history_id));
     db_row_text(&row, entry->account_id, sizeof(entry->account_id));
     db_row_history_type(&row, &entry->type);
@@ -235,27 +230,11 @@ static cash_result history_row_read(struct db_stmt *stmt, struct history_entry *
 static cash_result history_body(struct db_tx *tx, void *context_pointer)
 {
     struct history_context *context = context_pointer;
-    char sql[HISTORY_SQL_BYTES_MAX];
-    context->count = 0;
-    if (!history_sql(context->query, sql, sizeof(sql))) {
-        log_error("store: history list: the SQL does not fit HISTORY_SQL_BYTES_MAX");
-        return CASH_INTERNAL_ERROR;
-    }
-    struct db_stmt *stmt = db_statement_text(tx, sql);
-    history_bind(context->query, stmt);
-    cash_result result = CASH_OK;
-    while (context->count < context->query->limit) {
-        result = db_step(stmt);
-        if (result != CASH_OK) {
-            break;
-        }
-        result = history_row_read(stmt, &context->out[context->count]);
-        if (result != CASH_OK) {
-            return result;
-        }
-        context->count++;
-    }
-    return result == CASH_NOT_FOUND ? CASH_OK : result;
+    struct db_query sql;
+    history_sql(context->query, &sql);
+    struct db_stmt *stmt = db_query_statement(tx, &sql, "history list");
+    return db_read_rows(stmt, history_row_read, context->out, sizeof(*context->out),
+                        context->query->limit, &context->count);
 }
 
 /* Ledger entries newest first (store.h); CASH_VALIDATION_ERROR for a limit or offset out of range.

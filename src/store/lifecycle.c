@@ -22,33 +22,19 @@
 
 /* ---- shared inside a transaction (store_internal.h) ---- */
 
-static cash_result withdrawal_read_by(struct db_tx *tx, enum sql_id id, const char *withdraw_id,
-                                      struct withdrawal *out)
-{
-    struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
-    db_bind_text(stmt, withdraw_id);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result;
-    }
-    struct db_row row;
-    withdraw_row_read(&row, stmt, out);
-    return db_row_check(&row, "withdrawal get");
-}
-
 /* A withdrawal, unlocked; CASH_NOT_FOUND if none (store_internal.h). */
 cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
 {
-    return withdrawal_read_by(tx, SQL_WITHDRAWAL_GET, withdraw_id, out);
+    return db_read_key(tx, SQL_WITHDRAWAL_GET, withdraw_id, withdraw_row_read, out);
 }
 
-/* A withdrawal, its row locked where the driver has row locks (store_internal.h). */
-cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
+/* A withdrawal, its row locked (FOR UPDATE) for the rest of the transaction where the driver has
+ * row locks: a transaction that moves the withdrawal's money takes its account's lock before it
+ * (withdrawal_lock_with_account). */
+static cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id,
+                                   struct withdrawal *out)
 {
-    return withdrawal_read_by(tx, SQL_WITHDRAWAL_LOCK, withdraw_id, out);
+    return db_read_key(tx, SQL_WITHDRAWAL_LOCK, withdraw_id, withdraw_row_read, out);
 }
 
 /* The account, then the withdrawal row: the locks of a money move (store_internal.h). */
@@ -59,9 +45,7 @@ cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_
     if (result != CASH_OK) {
         return result;
     }
-    int64_t balance = 0;
-    int64_t point = 0;
-    result = account_lock(tx, out->account_id, &balance, &point);
+    result = account_lock(tx, out->account_id, NULL, NULL);
     if (result == CASH_OK) {
         result = withdrawal_lock(tx, withdraw_id, out); /* as it is after the account's lock */
     }
@@ -70,14 +54,13 @@ cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_
 }
 
 /* Appends one event, numbered after the last (store_internal.h). */
-cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor,
-                         const enum withdraw_status *from, enum withdraw_status to,
-                         const char *memo, int64_t now_ms)
+cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor_kind,
+                         const char *actor_name, const enum withdraw_status *from,
+                         enum withdraw_status to, const char *memo, int64_t now_ms)
 {
+    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
+    snprintf(actor, sizeof(actor), "%s:%s", actor_kind, actor_name);
     struct db_stmt *stmt = db_statement(tx, SQL_EVENT_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, withdraw_id);
     db_bind_text(stmt, actor);
     db_bind_text(stmt, from != NULL ? withdraw_status_name(*from) : "");
@@ -87,17 +70,6 @@ cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *
     return db_exec(stmt, NULL);
 }
 
-/* A transition's UPDATE: CASH_INVALID_STATUS unless it changed one row (store_internal.h). */
-cash_result withdrawal_update_one(struct db_stmt *stmt)
-{
-    int64_t changes = 0;
-    cash_result result = db_exec(stmt, &changes);
-    if (result == CASH_OK && changes != 1) {
-        result = CASH_INVALID_STATUS;
-    }
-    return result;
-}
-
 /* ---- helpers ---- */
 
 /* One COUNT(*) of a statement bound with one or two texts (second may be NULL). */
@@ -105,28 +77,17 @@ static cash_result life_count(struct db_tx *tx, enum sql_id id, const char *firs
                               const char *second, int64_t *count_out)
 {
     struct db_stmt *stmt = db_statement(tx, id);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, first);
     if (second != NULL) {
         db_bind_text(stmt, second);
     }
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
-    }
-    struct db_row row;
-    db_row_start(&row, stmt);
-    *count_out = db_row_int64(&row);
-    return db_row_check(&row, "lifecycle count");
+    return db_step_int64(stmt, "lifecycle count", count_out);
 }
 
-/* "operator:NAME", or "operator:-" for a rejection that names no operator. */
-static void operator_actor(const char *operator_name, char out[WITHDRAW_ACTOR_BYTES_MAX + 1])
+/* The actor name of an operator: "-" for a rejection that names none. */
+static const char *operator_actor(const char *operator_name)
 {
-    snprintf(out, WITHDRAW_ACTOR_BYTES_MAX + 1, "operator:%s",
-             operator_name[0] != '\0' ? operator_name : "-");
+    return operator_name[0] != '\0' ? operator_name : "-";
 }
 
 /* ---- confirm ---- */
@@ -140,14 +101,11 @@ static cash_result confirm_update(struct db_tx *tx, const struct withdraw_confir
                                   const struct withdraw_confirm_outcome *outcome)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_CONFIRM_UPDATE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_int64(stmt, outcome->confirmed_count);
     db_bind_text(stmt, withdraw_status_name(outcome->status));
     db_bind_int64(stmt, request->now_ms);
     db_bind_text(stmt, request->withdraw_id);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS); /* lost a race */
 }
 
 /* Records this operator's confirmation, counts them (domain's rule), moves the withdrawal. */
@@ -155,9 +113,6 @@ static cash_result confirm_record(struct db_tx *tx, const struct withdraw_confir
                                   const struct withdrawal *before)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_CONFIRMATION_INSERT);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, before->withdraw_id);
     db_bind_text(stmt, request->operator_name);
     db_bind_int64(stmt, request->now_ms);
@@ -175,14 +130,12 @@ static cash_result confirm_record(struct db_tx *tx, const struct withdraw_confir
     if (result != CASH_OK) {
         return result;
     }
-    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
     char memo[64];
-    operator_actor(request->operator_name, actor);
     snprintf(memo, sizeof memo, "confirmation %" PRId64 " of %" PRId64, outcome.confirmed_count,
              outcome.required);
     const enum withdraw_status from = WITHDRAW_PENDING;
-    return event_insert(tx, before->withdraw_id, actor, &from, outcome.status, memo,
-                        request->now_ms);
+    return event_insert(tx, before->withdraw_id, "operator", operator_actor(request->operator_name),
+                        &from, outcome.status, memo, request->now_ms);
 }
 
 static cash_result confirm_body(struct db_tx *tx, void *context_pointer)
@@ -243,38 +196,23 @@ struct reject_context {
 static cash_result reject_update(struct db_tx *tx, const struct withdraw_reject *request)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_REJECT_UPDATE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, request->memo);
     db_bind_int64(stmt, request->now_ms);
     db_bind_text(stmt, request->withdraw_id);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS); /* lost a race */
 }
 
 /* SPEC 3, 4: the whole totalAmount back (domain's refund), and the event. */
 static cash_result reject_refund(struct db_tx *tx, const struct withdraw_reject *request,
                                  const struct withdrawal *before)
 {
-    const struct ledger_change refund = {
-        .account_id = before->account_id,
-        .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = withdraw_refund_won(before, WITHDRAW_REJECTED),
-        .memo = "",
-        .group_id = before->withdraw_id,
-        .history_id = request->history_id,
-        .now_ms = request->now_ms,
-    };
-    struct history_entry entry;
-    cash_result result = ledger_apply(tx, &refund, &entry);
+    cash_result result = ledger_refund(tx, before, withdraw_refund_won(before, WITHDRAW_REJECTED),
+                                       request->history_id, request->now_ms);
     if (result != CASH_OK) {
-        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+        return result;
     }
-    assert(entry.new_balance_won == entry.old_balance_won + refund.balance_amount_won);
-    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
-    operator_actor(request->operator_name, actor);
-    return event_insert(tx, before->withdraw_id, actor, &before->status, WITHDRAW_REJECTED,
-                        request->memo, request->now_ms);
+    return event_insert(tx, before->withdraw_id, "operator", operator_actor(request->operator_name),
+                        &before->status, WITHDRAW_REJECTED, request->memo, request->now_ms);
 }
 
 static cash_result reject_body(struct db_tx *tx, void *context_pointer)
@@ -332,11 +270,11 @@ struct events_context {
     size_t count;
 };
 
-static cash_result events_row(struct db_stmt *stmt, struct withdraw_event *event)
+static cash_result events_row(struct db_stmt *stmt, void *out)
 {
+    struct withdraw_event *event = out;
     struct db_row row;
-    memset(event, 0, sizeof(*event));
-    db_row_start(&row, stmt);
+    db_row_start_clear(&row, stmt, event, sizeof(*event));
     event->seq = db_row_int64(&row);
     db_row_text(&row, event->actor, sizeof(event->actor));
     const char *from = db_row_text_view(&row);
@@ -360,23 +298,10 @@ static cash_result events_body(struct db_tx *tx, void *context_pointer)
         return result;
     }
     struct db_stmt *stmt = db_statement(tx, SQL_EVENT_LIST);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, context->withdraw_id);
     db_bind_int64(stmt, (int64_t)context->out_max);
-    while (context->count < context->out_max) {
-        result = db_step(stmt);
-        if (result != CASH_OK) {
-            break;
-        }
-        result = events_row(stmt, &context->out[context->count]);
-        if (result != CASH_OK) {
-            return result;
-        }
-        context->count++;
-    }
-    return result == CASH_NOT_FOUND ? CASH_OK : result;
+    return db_read_rows(stmt, events_row, context->out, sizeof(*context->out), context->out_max,
+                        &context->count);
 }
 
 /* A withdrawal's event history, oldest first, read in one snapshot (store.h). */

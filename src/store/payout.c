@@ -12,7 +12,6 @@
  * the withdrawal's (withdrawal_lock_with_account), as every money move does.
  */
 #include <assert.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "domain/names.h"
@@ -33,12 +32,6 @@ static bool owner_valid(const char *owner)
     return length >= 1 && length <= PAYOUT_OWNER_BYTES_MAX;
 }
 
-/* "worker:OWNER", the actor of the payout's events. */
-static void worker_actor(const char *owner, char out[WITHDRAW_ACTOR_BYTES_MAX + 1])
-{
-    snprintf(out, WITHDRAW_ACTOR_BYTES_MAX + 1, "worker:%s", owner);
-}
-
 /* ---- claim ---- */
 
 struct claim_context {
@@ -51,9 +44,6 @@ static cash_result claim_pick(struct db_tx *tx, int64_t now_ms,
                               char withdraw_id[WITHDRAW_ID_LENGTH + 1], bool *in_flight)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_CLAIM_PICK);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_int64(stmt, now_ms);
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
@@ -71,14 +61,11 @@ static cash_result claim_take(struct db_tx *tx, const struct withdraw_claim *cla
                               const char *withdraw_id)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_CLAIM_TAKE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_int64(stmt, claim->now_ms);
     db_bind_text(stmt, claim->owner);
     db_bind_int64(stmt, claim->now_ms + claim->lease_ms);
     db_bind_text(stmt, withdraw_id);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS);
 }
 
 static cash_result claim_body(struct db_tx *tx, void *context_pointer)
@@ -95,10 +82,8 @@ static cash_result claim_body(struct db_tx *tx, void *context_pointer)
     if (result != CASH_OK) {
         return result;
     }
-    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
-    worker_actor(claim->owner, actor);
     const enum withdraw_status from = WITHDRAW_CONFIRMED;
-    result = event_insert(tx, withdraw_id, actor, &from, WITHDRAW_CONFIRMED,
+    result = event_insert(tx, withdraw_id, "worker", claim->owner, &from, WITHDRAW_CONFIRMED,
                           in_flight ? "payout claimed again after a lost claim" : "payout claimed",
                           claim->now_ms);
     if (result == CASH_OK) {
@@ -143,13 +128,10 @@ static cash_result renew_body(struct db_tx *tx, void *context_pointer)
 {
     struct renew_context *context = context_pointer;
     struct db_stmt *stmt = db_statement(tx, SQL_CLAIM_RENEW);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_int64(stmt, context->lease_until_ms);
     db_bind_text(stmt, context->withdraw_id);
     db_bind_text(stmt, context->owner);
-    return withdrawal_update_one(stmt);
+    return db_exec_one(stmt, CASH_INVALID_STATUS);
 }
 
 /*
@@ -179,9 +161,6 @@ static cash_result settle_update(struct db_tx *tx, const struct withdraw_outcome
                                  enum withdraw_status to)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_SETTLE_UPDATE);
-    if (stmt == NULL) {
-        return CASH_INTERNAL_ERROR;
-    }
     db_bind_text(stmt, withdraw_status_name(to));
     db_bind_text(stmt, outcome->completed ? outcome->transaction_id : "");
     db_bind_int64(stmt, outcome->completed ? outcome->transaction_ms : 0);
@@ -189,29 +168,7 @@ static cash_result settle_update(struct db_tx *tx, const struct withdraw_outcome
     db_bind_int64(stmt, outcome->now_ms);
     db_bind_text(stmt, outcome->withdraw_id);
     db_bind_text(stmt, outcome->owner);
-    return withdrawal_update_one(stmt);
-}
-
-/* SPEC 3, 4: the refund domain's rule gives (the whole totalAmount of a FAILED one), if any. */
-static cash_result settle_refund(struct db_tx *tx, const struct withdraw_outcome *outcome,
-                                 const struct withdrawal *before, enum withdraw_status to)
-{
-    const int64_t refund_won = withdraw_refund_won(before, to);
-    if (refund_won == 0) {
-        return CASH_OK;
-    }
-    const struct ledger_change refund = {
-        .account_id = before->account_id,
-        .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = refund_won,
-        .memo = "",
-        .group_id = before->withdraw_id,
-        .history_id = outcome->history_id,
-        .now_ms = outcome->now_ms,
-    };
-    struct history_entry entry;
-    cash_result result = ledger_apply(tx, &refund, &entry);
-    return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    return db_exec_one(stmt, CASH_INVALID_STATUS);
 }
 
 static cash_result settle_body(struct db_tx *tx, void *context_pointer)
@@ -233,12 +190,12 @@ static cash_result settle_body(struct db_tx *tx, void *context_pointer)
     }
     result = settle_update(tx, outcome, to);
     if (result == CASH_OK) {
-        result = settle_refund(tx, outcome, &before, to);
+        /* SPEC 3, 4: the refund domain's rule gives (the whole totalAmount of a FAILED one). */
+        result = ledger_refund(tx, &before, withdraw_refund_won(&before, to), outcome->history_id,
+                               outcome->now_ms);
     }
-    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
-    worker_actor(outcome->owner, actor);
     if (result == CASH_OK) {
-        result = event_insert(tx, before.withdraw_id, actor, &before.status, to,
+        result = event_insert(tx, before.withdraw_id, "worker", outcome->owner, &before.status, to,
                               outcome->completed ? outcome->transaction_id : outcome->failure_code,
                               outcome->now_ms);
     }

@@ -2,13 +2,13 @@
  * pg_function.c - the PostgreSQL driver's one server-side function: a withdrawal request as
  * one statement, so one round trip and one autocommitted transaction (docs/postgres.md "One
  * round trip"; struct db_driver: withdraw_create_one). It does what the statements of withdraw.c
- * do, in the same order and with the same locks: the replay row, the second factor (locked, one use spent), the
- * account lock, the bank account, the cooling-off, the daily limit over live withdrawals, the
- * balance, then the guarded debit with its ledger entry and withdrawal row, and the creation
- * event. A refusal is raised with SQLSTATE CW001 and caught by the function's own exception
- * block, which rolls back everything the function wrote (a subtransaction) and returns the
- * refusal's errorCode (common/result.h); any other error (a used withdraw or history id,
- * 40001, 40P01) leaves the statement as it would leave a multi-statement transaction.
+ * do, in the same order and with the same locks: the replay row, the second factor (locked, one use
+ * spent), the account lock, the bank account, the cooling-off, the daily limit over live
+ * withdrawals, the balance, then the guarded debit with its ledger entry and withdrawal row, and
+ * the creation event. A refusal is raised with SQLSTATE CW001 and caught by the function's own
+ * exception block, which rolls back everything the function wrote (a subtransaction) and returns
+ * the refusal's errorCode (common/result.h); any other error (a used withdraw or history id, 40001,
+ * 40P01) leaves the statement as it would leave a multi-statement transaction.
  *
  * The function is VOLATILE (the default): each statement in it takes a snapshot of its own, as
  * the statements of a READ COMMITTED transaction do, so the daily total summed under the
@@ -26,7 +26,6 @@
 
 #include "common/log.h"
 #include "store/pg_internal.h"
-#include "store/store_request.h"
 
 #define WITHDRAW_FUNCTION_NAME SQL_WITHDRAW_FUNCTION_NAME
 /* The argument types, as to_regprocedure() names the function. */
@@ -229,37 +228,20 @@ static const cash_result withdraw_function_outcomes[] = {
 
 /* ---- installing ---- */
 
-/* Runs text (no parameters) to its end, keeping its first row's first number in *first_out. */
-static cash_result function_query(struct db_tx *tx, struct db_stmt *stmt, int64_t *first_out)
-{
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
-    }
-    struct db_row row;
-    db_row_start(&row, stmt);
-    *first_out = db_row_int64(&row);
-    result = db_row_check(&row, "function install");
-    if (result == CASH_OK && db_step(stmt) != CASH_NOT_FOUND) {
-        result = CASH_INTERNAL_ERROR;
-    }
-    (void)tx;
-    return result;
-}
-
 static cash_result function_install_body(struct db_tx *tx, void *context)
 {
     (void)context;
     int64_t version = 0;
-    cash_result result = function_query(tx, db_statement_text(tx, SQL_INSTALL_LOCK), &version);
+    int64_t installed = 0;
+    struct db_stmt *stmt = db_statement_text(tx, SQL_INSTALL_LOCK);
+    cash_result result = db_step_int64(stmt, "function install", &version);
     if (result != CASH_OK) {
         return result;
     }
-    struct db_stmt *stmt = db_statement_text(tx, SQL_INSTALLED);
+    stmt = db_statement_text(tx, SQL_INSTALLED);
     db_bind_text(stmt, WITHDRAW_FUNCTION_NAME WITHDRAW_FUNCTION_TYPES);
     db_bind_text(stmt, WITHDRAW_FUNCTION_BODY);
-    int64_t installed = 0;
-    result = function_query(tx, stmt, &installed);
+    result = db_step_int64(stmt, "function install", &installed);
     if (result != CASH_OK || installed == 1) {
         return result;
     }
@@ -267,10 +249,10 @@ static cash_result function_install_body(struct db_tx *tx, void *context)
 }
 
 /* Installs the one-statement withdrawal after the migrations (pg_internal.h). */
-cash_result pg_function_install(struct pg_store *store)
+cash_result pg_function_install(struct store *store)
 {
-    cash_result result = db_run(&store->base, DB_WRITE, function_install_body, NULL);
-    atomic_store(&store->withdraw_function, result == CASH_OK);
+    cash_result result = db_run(store, DB_WRITE, function_install_body, NULL);
+    atomic_store(&pg_store_of(store)->withdraw_function, result == CASH_OK);
     if (result == CASH_SERVICE_UNAVAILABLE) {
         return result; /* the server is away: so is everything else */
     }
@@ -289,25 +271,12 @@ static void withdraw_function_bind(struct db_stmt *stmt, const struct withdraw_c
     const struct second_factor *factor = create->factor;
     const struct withdrawal *w = &create->withdrawal;
     bool replay = request != NULL && request->signature_hex != NULL;
-    if (replay) {
-        db_bind_text(stmt, request->api_key);
-        db_bind_text(stmt, request->signature_hex);
-    } else {
-        db_bind_null(stmt);
-        db_bind_null(stmt);
-    }
+    db_bind_text(stmt, replay ? request->api_key : NULL);
+    db_bind_text(stmt, replay ? request->signature_hex : NULL);
     db_bind_int64(stmt, replay ? request->now_ms : 0);
     db_bind_int64(stmt, replay ? request->replay_expires_ms : 0);
-    if (factor->member_id != NULL) {
-        db_bind_text(stmt, factor->member_id);
-    } else {
-        db_bind_null(stmt); /* refused as no factor */
-    }
-    if (factor->verification_id != NULL) {
-        db_bind_text(stmt, factor->verification_id);
-    } else {
-        db_bind_null(stmt);
-    }
+    db_bind_text(stmt, factor->member_id); /* NULL: refused as no factor */
+    db_bind_text(stmt, factor->verification_id);
     db_bind_int64(stmt, factor->now_ms);
     db_bind_int64(stmt, factor->window_ms);
     db_bind_int64(stmt, factor->uses_max);
@@ -357,14 +326,19 @@ static cash_result withdraw_function_row(struct db_row *row, struct bank_account
     return result;
 }
 
+struct withdraw_one {
+    const struct withdraw_create *create;
+    const struct store_request *request;
+    struct bank_account bank;
+    int64_t confirmed_ms;
+};
+
 /* A withdrawal request as the one statement (SQL_WITHDRAW_FUNCTION_CALL). */
-static cash_result withdraw_function_call(struct db_tx *tx, const struct withdraw_create *create,
-                                          const struct store_request *request,
-                                          struct bank_account *bank_out,
-                                          int64_t *confirmed_ms_out)
+static cash_result withdraw_one_body(struct db_tx *tx, void *pointer)
 {
+    struct withdraw_one *call = pointer;
     struct db_stmt *stmt = db_statement(tx, SQL_WITHDRAW_FUNCTION_CALL);
-    withdraw_function_bind(stmt, create, request);
+    withdraw_function_bind(stmt, call->create, call->request);
     cash_result result = db_step(stmt);
     if (result != CASH_OK) {
         if (result == CASH_NOT_FOUND) {
@@ -378,23 +352,9 @@ static cash_result withdraw_function_call(struct db_tx *tx, const struct withdra
     const char *outcome = db_row_text_view(&row);
     result = row.ok ? withdraw_function_outcome(outcome) : CASH_INTERNAL_ERROR;
     if (result == CASH_OK) {
-        result = withdraw_function_row(&row, bank_out, confirmed_ms_out);
+        result = withdraw_function_row(&row, &call->bank, &call->confirmed_ms);
     }
     return result;
-}
-
-struct withdraw_one {
-    const struct withdraw_create *create;
-    const struct store_request *request;
-    struct bank_account bank;
-    int64_t confirmed_ms;
-};
-
-static cash_result withdraw_one_body(struct db_tx *tx, void *pointer)
-{
-    struct withdraw_one *call = pointer;
-    return withdraw_function_call(tx, call->create, call->request, &call->bank,
-                                  &call->confirmed_ms);
 }
 
 /*

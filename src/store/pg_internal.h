@@ -31,16 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/db.h"
-#include "store/store.h"
 #include "store/store_internal.h"
 
-/* Parameters of one statement (a list with every filter is the largest). */
-#define PG_PARAMS_MAX       40
-#define PG_NUMBER_BYTES_MAX 24 /* "-9223372036854775808" and its NUL */
-
-
-struct pg_db_stmt; /* pg_db.c */
+struct pg_db_stmt; /* pg.c */
 
 struct pg_conn {
     struct db_tx tx; /* first member: the driver's connection (db.h) */
@@ -67,51 +60,17 @@ struct pg_store {
 
 struct pg_store *pg_store_of(struct store *store);
 
-/* The driver (db.h): its verbs in pg_db.c, its run in pg.c. */
+/* The driver (db.h), pg.c. */
 extern const struct db_driver pg_driver;
-cash_result pg_driver_run(struct store *store, enum db_mode mode, db_body body, void *context,
-                          bool *again);
-/* Ends every statement of conn (results freed, streams drained): after each body. */
-void pg_db_statements_reset(struct pg_conn *conn);
-/* Frees them, and forgets what was prepared: when the session ends. */
-void pg_db_statements_free(struct pg_conn *conn);
 
 /*
- * Maps a failed result to a cash_result, logging the SQLSTATE and the primary message (never
- * the DETAIL, which may quote stored values). Marks conn retry or lost as they apply.
+ * The server-side function of the driver (pg_function.c). pg_function_install (struct
+ * db_driver: migrated) creates or replaces it after the migrations and sets
+ * withdraw_function when it is in place; an engine that refuses it leaves that false (logged)
+ * and CASH_OK, so that withdrawals keep the statements of withdraw.c.
+ * CASH_SERVICE_UNAVAILABLE when the server cannot be reached.
  */
-cash_result pg_fail(struct pg_conn *conn, const PGresult *res, const char *what);
-
-/* Parameters of one statement, in order ($1, $2, ...). */
-struct pg_params {
-    const char *values[PG_PARAMS_MAX]; /* borrowed text, or numbers[i]; NULL is SQL NULL */
-    char numbers[PG_PARAMS_MAX][PG_NUMBER_BYTES_MAX];
-    int count;
-    bool overflow;
-};
-
-void pg_params_start(struct pg_params *params);
-/* Borrowed: the text must stay alive until the statement has run. */
-void pg_param_text(struct pg_params *params, const char *text);
-void pg_param_int64(struct pg_params *params, int64_t value);
-void pg_param_null(struct pg_params *params);
-
-/* Runs SQL without parameters or rows (DDL, BEGIN, SET) through the simple protocol. */
-cash_result pg_exec_simple(struct pg_conn *conn, const char *sql, const char *what);
-/* Rows a writing statement changed (PQcmdTuples); -1 if it does not say. */
-int64_t pg_changes(PGresult *res);
-
-/* SPEC 7 (struct db_driver: durability_check), and the driver's close. */
-cash_result pg_durability_check(struct store *store, char *why, size_t why_size);
-void pg_close(struct store *store);
-
-/*
- * The server-side function of the driver (pg_function.c). pg_function_install creates or
- * replaces it after the migrations and sets store->withdraw_function when it is in place; an
- * engine that refuses it leaves that false (logged) and CASH_OK, so that withdrawals keep the
- * statements of withdraw.c. CASH_SERVICE_UNAVAILABLE when the server cannot be reached.
- */
-cash_result pg_function_install(struct pg_store *store);
+cash_result pg_function_install(struct store *store);
 /*
  * The driver's verb withdraw_create_one (db.h): while the function is in place, a withdrawal
  * request as one statement, run again on 40001/40P01 only: the replay row of request (NULL, or

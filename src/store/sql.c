@@ -84,7 +84,7 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         " operator_verified = excluded.operator_verified"},
     [SQL_BANK_DELETE] = {"DELETE FROM bank_accounts WHERE account_id = $1"},
 
-    /* ---- guard.c ---- */
+    /* ---- verification.c: the abuse limits, TOTP enrolments ---- */
     /* A member's guard is read and rewritten under this lock, so that two wrong codes at once
      * count two. FOR NO KEY UPDATE: the member row itself is not changed. */
     [SQL_MEMBER_LOCK] = {"SELECT 1 FROM members WHERE member_id = $1",

@@ -38,7 +38,7 @@ enum sql_id {
     SQL_BANK_GET,
     SQL_BANK_UPSERT,
     SQL_BANK_DELETE,
-    /* guard.c: the abuse limits of the second factor, TOTP enrolments (SPEC 5) */
+    /* verification.c: the abuse limits of the second factor, TOTP enrolments (SPEC 5) */
     SQL_MEMBER_LOCK,
     SQL_GUARD_GET,
     SQL_GUARD_PUT,

@@ -1,6 +1,11 @@
 /*
- * sqlite.c - the SQLite backend: connections, the reader pool, transactions and statement
- * helpers (sqlite_internal.h). The operations live in sqlite_*.c beside this file.
+ * sqlite.c - the SQLite driver (db.h): connections, the reader pool, the group commit and the
+ * driver's verbs (sqlite_internal.h); the CHECK rewrite after the migrations is sqlite_checks.c's.
+ *
+ * Statements. A catalogue statement is prepared once per connection, and its parameters $1, $2,
+ * ... are mapped to SQLite's own indexes at that time (SQLite numbers them in the order they
+ * first appear); any other parameter name is refused. Writes run in the group commit, each body
+ * in its own savepoint; SQLite's one writer serialises them, so no body ever has to run again.
  *
  * Group commit. With synchronous=FULL every COMMIT syncs the WAL, and that sync, not the SQL,
  * bounds how many durable writes a second the one writer makes. So sqlite_write_run() does not
@@ -39,20 +44,53 @@
 #include "common/log.h"
 #include "store/sqlite_internal.h"
 
-
-/* Writes "text" or, with detail, "text detail" into why. */
-static void why_set(char *why, size_t why_size, const char *text, const char *detail)
-{
-    if (why != NULL && why_size > 0) {
-        snprintf(why, why_size, "%s%s%s", text, detail[0] != '\0' ? " " : "", detail);
-    }
-}
-
 struct sqlite_store *sqlite_store_of(struct store *store)
 {
     assert(store != NULL && store->driver == &sqlite_driver);
     return (struct sqlite_store *)store;
 }
+
+/* ---- errors and statements ---- */
+
+/* Maps a SQLite error to a result, logging unexpected ones (never bound values) with what. */
+static cash_result sqlite_fail(struct sqlite_conn *conn, int rc, const char *what)
+{
+    int primary = rc & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+        log_warn("store: %s: the database stayed busy", what);
+        return CASH_SERVICE_UNAVAILABLE;
+    }
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+        return CASH_CONFLICT;
+    }
+    log_error("store: %s: %s (%d)", what, sqlite3_errmsg(conn->db), rc);
+    return CASH_INTERNAL_ERROR;
+}
+
+/* Executes SQL without parameters or rows (DDL, pragmas). */
+static cash_result sqlite_exec(struct sqlite_conn *conn, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(conn->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return sqlite_fail(conn, rc, what);
+    }
+    return CASH_OK;
+}
+
+/* Resets every statement of the connection still running (before COMMIT and on release). */
+static void sqlite_stmt_reset_all(struct sqlite_conn *conn)
+{
+    sqlite3_stmt *stmt = sqlite3_next_stmt(conn->db, NULL);
+    while (stmt != NULL) {
+        if (sqlite3_stmt_busy(stmt)) {
+            sqlite3_reset(stmt);
+        }
+        sqlite3_clear_bindings(stmt);
+        stmt = sqlite3_next_stmt(conn->db, stmt);
+    }
+}
+
+static void sqlite_db_statements_free(struct sqlite_conn *conn); /* below, with the verbs */
 
 /* ---- connections ---- */
 
@@ -82,35 +120,26 @@ out_finalize:
 
 static cash_result sqlite_conn_settings(struct sqlite_conn *conn, bool writer)
 {
-    cash_result result = CASH_OK;
     sqlite3_extended_result_codes(conn->db, 1);
     sqlite3_busy_timeout(conn->db, DB_TIMEOUT_MS);
-    result = sqlite_exec(conn, "PRAGMA foreign_keys = ON", "foreign_keys");
-    if (result != CASH_OK) {
-        return result;
-    }
-    /* FULL: a commit is on disk (the WAL is synced) before COMMIT returns (SPEC 7). */
-    result = sqlite_exec(conn, "PRAGMA synchronous = FULL", "synchronous");
+    /* synchronous FULL: a commit is on disk (the WAL is synced) before COMMIT returns (SPEC 7). */
+    cash_result result =
+        sqlite_exec(conn, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", "settings");
     if (result != CASH_OK) {
         return result;
     }
     if (!writer) {
         return sqlite_exec(conn, "PRAGMA query_only = ON", "query_only");
     }
-    /* A job's savepoint (group commit) keeps the pages it changes in a sub-journal until its
-     * RELEASE: in memory, not in a temporary file opened and unlinked per job past 64 KiB. */
     /* The writer's page cache outlives its own commits (readers' caches are dropped at every
      * commit, so a larger one would not help them): 16 MiB instead of 2 keeps the index pages of
-     * many accounts, 32 read syscalls per withdrawal down to 27 with 1,000 accounts. */
-    result = sqlite_exec(conn, "PRAGMA cache_size = -16384", "cache_size");
-    if (result != CASH_OK) {
-        return result;
-    }
-    result = sqlite_exec(conn, "PRAGMA temp_store = MEMORY", "temp_store");
-    if (result != CASH_OK) {
-        return result;
-    }
-    return sqlite_pragma_wal(conn);
+     * many accounts, 32 read syscalls per withdrawal down to 27 with 1,000 accounts. A job's
+     * savepoint (group commit) keeps the pages it changes in a sub-journal until its RELEASE:
+     * temp_store keeps it in memory, not in a temporary file opened and unlinked per job past
+     * 64 KiB. */
+    result = sqlite_exec(conn, "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY",
+                         "writer settings");
+    return result == CASH_OK ? sqlite_pragma_wal(conn) : result;
 }
 
 static cash_result sqlite_conn_open(const char *path, bool writer, struct sqlite_conn *conn)
@@ -221,31 +250,31 @@ static void checkpoint_after_batch(struct sqlite_store *store)
 cash_result store_sqlite_open(const char *path, struct store **out, char *why, size_t why_size)
 {
     if (path == NULL || path[0] == '\0') {
-        why_set(why, why_size, "the sqlite: URL names no file", "");
+        db_why(why, why_size, "the sqlite: URL names no file");
         return CASH_VALIDATION_ERROR;
     }
     if (sqlite3_threadsafe() == 0) {
-        why_set(why, why_size, "SQLite was built without thread support", "");
+        db_why(why, why_size, "SQLite was built without thread support");
         return CASH_INTERNAL_ERROR;
     }
     struct sqlite_store *store = calloc(1, sizeof(*store));
     if (store == NULL) {
-        why_set(why, why_size, "out of memory", "");
+        db_why(why, why_size, "out of memory");
         return CASH_INTERNAL_ERROR;
     }
     store->base.driver = &sqlite_driver;
     store->path = strdup(path);
     cash_result result = CASH_INTERNAL_ERROR;
     if (store->path == NULL) {
-        why_set(why, why_size, "out of memory", "");
+        db_why(why, why_size, "out of memory");
         goto out_free_store;
     }
     result = sqlite_conn_open(path, true, &store->writer);
     if (result != CASH_OK) {
-        why_set(why, why_size,
-                result == CASH_SERVICE_UNAVAILABLE ? "the SQLite database is busy:"
-                                                   : "cannot open the SQLite database",
-                path);
+        db_why(why, why_size, "%s %s",
+               result == CASH_SERVICE_UNAVAILABLE ? "the SQLite database is busy:"
+                                                  : "cannot open the SQLite database",
+               path);
         goto out_free_path;
     }
     sqlite3_wal_hook(store->writer.db, wal_hook_note, store);
@@ -264,7 +293,8 @@ out_free_store:
     return result;
 }
 
-void sqlite_close(struct store *base)
+/* Releases the store (struct db_driver: close). */
+static void sqlite_close(struct store *base)
 {
     struct sqlite_store *store = sqlite_store_of(base);
     for (size_t i = 0; i < store->reader_count; i++) {
@@ -288,17 +318,6 @@ void sqlite_close(struct store *base)
 
 /* ---- the reader pool ---- */
 
-static void deadline_after_ms(struct timespec *deadline, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, deadline);
-    deadline->tv_sec += (time_t)(ms / 1000);
-    deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline->tv_nsec >= 1000000000L) {
-        deadline->tv_sec += 1;
-        deadline->tv_nsec -= 1000000000L;
-    }
-}
-
 static struct sqlite_conn *reader_idle_locked(struct sqlite_store *store)
 {
     for (size_t i = 0; i < store->reader_count; i++) {
@@ -314,7 +333,7 @@ static cash_result reader_checkout(struct sqlite_store *store, struct sqlite_con
 {
     struct timespec deadline;
     cash_result result = CASH_OK;
-    deadline_after_ms(&deadline, DB_TIMEOUT_MS);
+    db_deadline_after_ms(&deadline, DB_TIMEOUT_MS);
     pthread_mutex_lock(&store->readers_mutex);
     struct sqlite_conn *conn = reader_idle_locked(store);
     while (conn == NULL && store->reader_count == DB_READERS_MAX) {
@@ -353,22 +372,25 @@ static void reader_release(struct sqlite_store *store, struct sqlite_conn *conn)
 
 /* ---- transactions ---- */
 
-/* Ends the open transaction: COMMIT when commit (falling back to ROLLBACK), else ROLLBACK. */
-static cash_result transaction_end(struct sqlite_conn *conn, bool commit)
+/* Ends the open transaction without keeping anything, unless SQLite already rolled it back. */
+static void transaction_rollback(struct sqlite_conn *conn)
 {
-    cash_result result = CASH_OK;
     sqlite_stmt_reset_all(conn);
-    if (commit) {
-        result = sqlite_exec(conn, "COMMIT", "commit");
-        if (result == CASH_OK) {
-            return CASH_OK;
-        }
+    if (sqlite3_get_autocommit(conn->db) != 0) {
+        return;
     }
-    if (sqlite3_get_autocommit(conn->db) == 0) {
-        cash_result rollback = sqlite_exec(conn, "ROLLBACK", "rollback");
-        if (rollback != CASH_OK) {
-            log_error("store: rollback failed");
-        }
+    if (sqlite_exec(conn, "ROLLBACK", "rollback") != CASH_OK) {
+        log_error("store: rollback failed");
+    }
+}
+
+/* COMMIT; when it fails, what is left of the transaction is rolled back. */
+static cash_result transaction_commit(struct sqlite_conn *conn)
+{
+    sqlite_stmt_reset_all(conn);
+    cash_result result = sqlite_exec(conn, "COMMIT", "commit");
+    if (result != CASH_OK) {
+        transaction_rollback(conn);
     }
     return result;
 }
@@ -434,18 +456,6 @@ static void group_fail_all(struct sqlite_group_job *first, cash_result result)
     }
 }
 
-/* Ends the batch's transaction without keeping anything, unless SQLite already rolled it back. */
-static void group_rollback(struct sqlite_conn *conn)
-{
-    sqlite_stmt_reset_all(conn);
-    if (sqlite3_get_autocommit(conn->db) != 0) {
-        return;
-    }
-    if (sqlite_exec(conn, "ROLLBACK", "rollback") != CASH_OK) {
-        log_error("store: rollback failed");
-    }
-}
-
 /*
  * Runs one job in a savepoint of the open transaction: released when its body returns CASH_OK,
  * rolled back to otherwise, which undoes this job's writes and no one else's. False when the
@@ -474,14 +484,12 @@ static bool group_job_run(struct sqlite_conn *conn, struct sqlite_group_job *job
 static void group_alone_run(struct sqlite_conn *conn, struct sqlite_group_job *job)
 {
     job->result = job->body(&conn->tx, job->context);
-    sqlite_stmt_reset_all(conn);
     if (job->result != CASH_OK) {
-        group_rollback(conn);
+        transaction_rollback(conn);
         return;
     }
-    cash_result committed = sqlite_exec(conn, "COMMIT", "commit");
+    cash_result committed = transaction_commit(conn);
     if (committed != CASH_OK) {
-        group_rollback(conn);
         job->result = group_lost_result(committed);
     }
 }
@@ -501,15 +509,14 @@ static void group_batch_run(struct sqlite_conn *conn, struct sqlite_group_job *f
     for (struct sqlite_group_job *job = first; job != NULL; job = job->next) {
         if (!group_job_run(conn, job)) {
             cash_result lost = group_lost_result(job->result);
-            group_rollback(conn);
+            transaction_rollback(conn);
             group_fail_all(first, lost);
             return;
         }
     }
     /* A body's CASH_OK counts from here on only: synchronous=FULL syncs the WAL in COMMIT. */
-    result = sqlite_exec(conn, "COMMIT", "commit");
+    result = transaction_commit(conn);
     if (result != CASH_OK) {
-        group_rollback(conn);
         group_fail_all(first, group_lost_result(result));
     }
 }
@@ -585,8 +592,8 @@ cash_result sqlite_write_run(struct sqlite_store *store, db_body body, void *con
     return job.result;
 }
 
-/* Copies the group-commit counters (sqlite_internal.h). */
-void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stats *out)
+/* Copies the group-commit and checkpoint counters (sqlite_internal.h). */
+static void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stats *out)
 {
     pthread_mutex_lock(&store->group_mutex);
     out->batches = store->group_batches;
@@ -598,9 +605,10 @@ void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stat
     out->checkpoints = atomic_load(&store->checkpoints);
 }
 
-/* Runs body on a reader connection, in one read transaction when snapshot. */
-cash_result sqlite_read_run(struct sqlite_store *store, db_body body, void *context,
-                            bool snapshot)
+/* Runs body on a reader connection. snapshot: inside BEGIN ... COMMIT, so that several
+ * statements see one consistent state; otherwise every statement sees the newest commit. */
+static cash_result sqlite_read_run(struct sqlite_store *store, db_body body, void *context,
+                                   bool snapshot)
 {
     struct sqlite_conn *conn = NULL;
     cash_result result = reader_checkout(store, &conn);
@@ -616,7 +624,7 @@ cash_result sqlite_read_run(struct sqlite_store *store, db_body body, void *cont
     result = body(&conn->tx, context);
     if (snapshot) {
         /* A read transaction has nothing to keep: ending it is enough either way. */
-        cash_result ended = transaction_end(conn, true);
+        cash_result ended = transaction_commit(conn);
         if (result == CASH_OK) {
             result = ended;
         }
@@ -626,41 +634,276 @@ out_release:
     return result;
 }
 
-/* ---- errors and statements ---- */
+/* ---- the driver's verbs (db.h) ---- */
 
-cash_result sqlite_fail(struct sqlite_conn *conn, int rc, const char *what)
+#define SQLITE_SYNCHRONOUS_FULL 2
+
+struct sqlite_db_stmt {
+    struct db_stmt base; /* first member */
+    struct sqlite_conn *conn;
+    sqlite3_stmt *stmt;
+    int bound; /* parameters bound so far */
+    int rc;    /* the first failure of a bind */
+    int param_count;
+    unsigned char index_of[SQL_PARAMS_MAX + 1]; /* $n -> SQLite's index of the parameter */
+};
+
+static struct sqlite_db_stmt *sqlite_stmt_of(struct db_stmt *stmt)
 {
-    int primary = rc & 0xff;
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-        log_warn("store: %s: the database stayed busy", what);
-        return CASH_SERVICE_UNAVAILABLE;
-    }
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
-        return CASH_CONFLICT;
-    }
-    log_error("store: %s: %s (%d)", what, sqlite3_errmsg(conn->db), rc);
-    return CASH_INTERNAL_ERROR;
+    return (struct sqlite_db_stmt *)stmt;
 }
 
-cash_result sqlite_exec(struct sqlite_conn *conn, const char *sql, const char *what)
+/* Maps $1 .. $n to SQLite's indexes; false (logged) for another name or a gap: with n
+ * parameters in all, each of $1 .. $n must be one of them. */
+static bool sqlite_params_map(struct sqlite_db_stmt *stmt)
 {
-    int rc = sqlite3_exec(conn->db, sql, NULL, NULL, NULL);
+    stmt->param_count = sqlite3_bind_parameter_count(stmt->stmt);
+    if (stmt->param_count > SQL_PARAMS_MAX) {
+        log_error("store: a statement has more than %d parameters: %.60s", SQL_PARAMS_MAX,
+                  sqlite3_sql(stmt->stmt));
+        return false;
+    }
+    for (int number = 1; number <= stmt->param_count; number++) {
+        char name[16];
+        snprintf(name, sizeof(name), "$%d", number);
+        int index = sqlite3_bind_parameter_index(stmt->stmt, name);
+        if (index == 0) {
+            log_error("store: a statement has a parameter that is not $1..$%d: %.60s",
+                      stmt->param_count, sqlite3_sql(stmt->stmt));
+            return false;
+        }
+        stmt->index_of[number] = (unsigned char)index;
+    }
+    return true;
+}
+
+/* Prepares text into stmt (persistent: a catalogue statement lives as long as the connection). */
+static bool sqlite_db_prepare(struct sqlite_db_stmt *stmt, const char *text, bool persistent)
+{
+    unsigned flags = persistent ? SQLITE_PREPARE_PERSISTENT : 0;
+    int rc = sqlite3_prepare_v3(stmt->conn->db, text, -1, flags, &stmt->stmt, NULL);
     if (rc != SQLITE_OK) {
-        return sqlite_fail(conn, rc, what);
+        sqlite_fail(stmt->conn, rc, text);
+        stmt->stmt = NULL;
+        return false;
+    }
+    if (!sqlite_params_map(stmt)) {
+        sqlite3_finalize(stmt->stmt);
+        stmt->stmt = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* Finalizes and frees the catalogue's statements of conn (before it closes). */
+static void sqlite_db_statements_free(struct sqlite_conn *conn)
+{
+    for (size_t i = 0; i <= SQL_COUNT; i++) {
+        struct sqlite_db_stmt *stmt = conn->statements[i];
+        if (stmt != NULL) {
+            sqlite3_finalize(stmt->stmt);
+            free(stmt);
+            conn->statements[i] = NULL;
+        }
+    }
+}
+
+static struct db_stmt *sqlite_db_statement(struct db_tx *tx, enum sql_id id, const char *text)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)tx;
+    size_t slot = text != NULL ? SQL_COUNT : (size_t)id;
+    struct sqlite_db_stmt *stmt = conn->statements[slot];
+    if (stmt == NULL) {
+        stmt = calloc(1, sizeof(*stmt));
+        if (stmt == NULL) {
+            log_error("store: out of memory for a statement");
+            return NULL;
+        }
+        stmt->base.driver = &sqlite_driver;
+        stmt->conn = conn;
+        conn->statements[slot] = stmt;
+    }
+    if (text != NULL) { /* built at run time: prepared afresh each time */
+        sqlite3_finalize(stmt->stmt);
+        stmt->stmt = NULL;
+        if (!sqlite_db_prepare(stmt, text, false)) {
+            return NULL;
+        }
+    } else if (stmt->stmt == NULL) {
+        char composed[SQL_TEXT_BYTES_MAX];
+        if (!sql_text(id, sqlite_driver.caps, composed, sizeof(composed)) ||
+            !sqlite_db_prepare(stmt, composed, true)) {
+            return NULL;
+        }
+    } else {
+        sqlite3_reset(stmt->stmt);
+        sqlite3_clear_bindings(stmt->stmt);
+    }
+    stmt->bound = 0;
+    stmt->rc = SQLITE_OK;
+    return &stmt->base;
+}
+
+/* The index of the next parameter, or 0 (remembered as a failure) past the last. */
+static int sqlite_bind_next(struct sqlite_db_stmt *stmt)
+{
+    stmt->bound++;
+    if (stmt->bound > stmt->param_count) {
+        if (stmt->rc == SQLITE_OK) {
+            stmt->rc = SQLITE_RANGE;
+        }
+        return 0;
+    }
+    return stmt->index_of[stmt->bound];
+}
+
+static void sqlite_bind_record(struct sqlite_db_stmt *stmt, int rc)
+{
+    if (stmt->rc == SQLITE_OK) {
+        stmt->rc = rc;
+    }
+}
+
+static void sqlite_db_bind_int64(struct db_stmt *base, int64_t value)
+{
+    struct sqlite_db_stmt *stmt = sqlite_stmt_of(base);
+    int index = sqlite_bind_next(stmt);
+    if (index > 0) {
+        sqlite_bind_record(stmt, sqlite3_bind_int64(stmt->stmt, index, value));
+    }
+}
+
+static void sqlite_db_bind_text(struct db_stmt *base, const char *text)
+{
+    struct sqlite_db_stmt *stmt = sqlite_stmt_of(base);
+    int index = sqlite_bind_next(stmt);
+    if (index > 0) {
+        /* SQLITE_STATIC: the text outlives the body, and every body ends with a reset. NULL
+         * binds SQL NULL. */
+        sqlite_bind_record(stmt, sqlite3_bind_text(stmt->stmt, index, text, -1, SQLITE_STATIC));
+    }
+}
+
+static cash_result sqlite_db_step(struct db_stmt *base)
+{
+    struct sqlite_db_stmt *stmt = sqlite_stmt_of(base);
+    if (stmt->rc != SQLITE_OK || stmt->bound != stmt->param_count) {
+        log_error("store: %d of %d parameters bound (%s): %.60s", stmt->bound, stmt->param_count,
+                  sqlite3_errstr(stmt->rc), sqlite3_sql(stmt->stmt));
+        return CASH_INTERNAL_ERROR;
+    }
+    int rc = sqlite3_step(stmt->stmt);
+    if (rc == SQLITE_ROW) {
+        return CASH_OK;
+    }
+    if (rc == SQLITE_DONE) {
+        return CASH_NOT_FOUND;
+    }
+    return sqlite_fail(stmt->conn, rc, sqlite3_sql(stmt->stmt));
+}
+
+static int64_t sqlite_db_changes(struct db_stmt *stmt)
+{
+    return sqlite3_changes64(sqlite_stmt_of(stmt)->conn->db);
+}
+
+static int sqlite_db_column_count(struct db_stmt *stmt)
+{
+    return sqlite3_data_count(sqlite_stmt_of(stmt)->stmt);
+}
+
+static bool sqlite_db_column_is_null(struct db_stmt *stmt, int column)
+{
+    return sqlite3_column_type(sqlite_stmt_of(stmt)->stmt, column) == SQLITE_NULL;
+}
+
+static bool sqlite_db_column_int64(struct db_stmt *base, int column, int64_t *out)
+{
+    sqlite3_stmt *stmt = sqlite_stmt_of(base)->stmt;
+    if (sqlite3_column_type(stmt, column) != SQLITE_INTEGER) {
+        return false;
+    }
+    *out = sqlite3_column_int64(stmt, column);
+    return true;
+}
+
+static const char *sqlite_db_column_text(struct db_stmt *stmt, int column)
+{
+    return (const char *)sqlite3_column_text(sqlite_stmt_of(stmt)->stmt, column);
+}
+
+static cash_result sqlite_db_exec_simple(struct db_tx *tx, const char *sql)
+{
+    return sqlite_exec((struct sqlite_conn *)tx, sql, sql);
+}
+
+/* SPEC 7: a commit is on disk before COMMIT returns only with PRAGMA synchronous FULL (2) or
+ * EXTRA (3) in WAL mode; NORMAL (1) loses the last transactions on a power failure, OFF (0) may
+ * corrupt the file. Reads it on the connection that commits (the writer); see store.h. */
+static cash_result sqlite_durability_check(struct store *base, char *why, size_t why_size)
+{
+    struct sqlite_store *store = sqlite_store_of(base);
+    struct sqlite_conn *conn = &store->writer;
+    int64_t level = -1;
+    pthread_mutex_lock(&store->writer_mutex);
+    struct db_stmt *stmt = db_statement_text(&conn->tx, "PRAGMA synchronous");
+    cash_result result = db_step_int64(stmt, "synchronous", &level);
+    sqlite_stmt_reset_all(conn);
+    pthread_mutex_unlock(&store->writer_mutex);
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (level < SQLITE_SYNCHRONOUS_FULL) {
+        snprintf(why, why_size,
+                 "SQLite runs with synchronous=%lld (below FULL): a crash loses committed "
+                 "transactions",
+                 (long long)level);
+        return CASH_VALIDATION_ERROR;
     }
     return CASH_OK;
 }
 
-void sqlite_stmt_reset_all(struct sqlite_conn *conn)
+/* One run of body (db.h): reads on a reader, writes in a group commit; never "again". */
+static cash_result sqlite_driver_run(struct store *base, enum db_mode mode, db_body body,
+                                     void *context, bool *again)
 {
-    sqlite3_stmt *stmt = sqlite3_next_stmt(conn->db, NULL);
-    while (stmt != NULL) {
-        if (sqlite3_stmt_busy(stmt)) {
-            sqlite3_reset(stmt);
-        }
-        sqlite3_clear_bindings(stmt);
-        stmt = sqlite3_next_stmt(conn->db, stmt);
+    struct sqlite_store *store = sqlite_store_of(base);
+    *again = false;
+    if (mode == DB_READ || mode == DB_SNAPSHOT) {
+        return sqlite_read_run(store, body, context, mode == DB_SNAPSHOT);
+    }
+    return sqlite_write_run(store, body, context);
+}
+
+static int sqlite_db_control(struct store *store, int op, void *argument)
+{
+    switch (op) {
+    case DB_CONTROL_GROUP_STATS:
+        sqlite_group_stats_get(sqlite_store_of(store), argument);
+        return 0;
+    case DB_CONTROL_SQLITE_WRITER:
+        *(sqlite3 **)argument = sqlite_store_of(store)->writer.db;
+        return 0;
+    default:
+        return -1;
     }
 }
 
-
+const struct db_driver sqlite_driver = {
+    .close = sqlite_close,
+    .durability_check = sqlite_durability_check,
+    .caps = 0,
+    .run = sqlite_driver_run,
+    .statement = sqlite_db_statement,
+    .bind_int64 = sqlite_db_bind_int64,
+    .bind_text = sqlite_db_bind_text,
+    .step = sqlite_db_step,
+    .changes = sqlite_db_changes,
+    .column_count = sqlite_db_column_count,
+    .column_is_null = sqlite_db_column_is_null,
+    .column_int64 = sqlite_db_column_int64,
+    .column_text = sqlite_db_column_text,
+    .exec_simple = sqlite_db_exec_simple,
+    .migrated = sqlite_migrated,
+    .control = sqlite_db_control,
+};

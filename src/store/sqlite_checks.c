@@ -1,6 +1,6 @@
 /*
  * sqlite_checks.c - what the SQLite driver does once the schema's versions are in place
- * (migrate.c): the CHECK constraints' IN lists rewritten as ORs.
+ * (schema.c: store_migrate): the CHECK constraints' IN lists rewritten as ORs.
  */
 #include <stdio.h>
 

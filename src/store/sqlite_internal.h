@@ -18,11 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/db.h"
-#include "store/store.h"
 #include "store/store_internal.h"
 
-struct sqlite_db_stmt; /* sqlite_db.c */
+struct sqlite_db_stmt; /* sqlite.c */
 
 struct sqlite_conn {
     struct db_tx tx; /* first member: the driver's connection (db.h) */
@@ -32,12 +30,10 @@ struct sqlite_conn {
     struct sqlite_db_stmt *statements[SQL_COUNT + 1];
 };
 
-/* The driver (db.h), its verbs in sqlite_db.c. */
+/* The driver (db.h). */
 extern const struct db_driver sqlite_driver;
 /* After the schema's versions: the CHECK rewrite (sqlite_checks.c). */
 cash_result sqlite_migrated(struct store *store);
-/* Finalizes and frees the catalogue's statements of conn (before it closes). */
-void sqlite_db_statements_free(struct sqlite_conn *conn);
 
 struct sqlite_group_job; /* sqlite.c: one sqlite_write_run() call waiting for its batch */
 
@@ -91,29 +87,5 @@ struct sqlite_group_stats {
     bool leading;          /* a batch is running now */
     uint64_t checkpoints;  /* checkpoints run (sqlite.c) */
 };
-
-void sqlite_group_stats_get(struct sqlite_store *store, struct sqlite_group_stats *out);
-
-/*
- * Runs body on a reader connection. snapshot: inside BEGIN ... COMMIT, so that several
- * statements see one consistent state; otherwise every statement sees the newest commit.
- */
-cash_result sqlite_read_run(struct sqlite_store *store, db_body body, void *context,
-                            bool snapshot);
-
-/* Maps a SQLite error to a result, logging unexpected ones (never bound values) with `what`. */
-cash_result sqlite_fail(struct sqlite_conn *conn, int rc, const char *what);
-
-/* Resets every statement of the connection still running (before COMMIT and on release). */
-void sqlite_stmt_reset_all(struct sqlite_conn *conn);
-
-/* Executes SQL without parameters or rows (DDL, pragmas). */
-cash_result sqlite_exec(struct sqlite_conn *conn, const char *sql, const char *what);
-
-/* SPEC 7 (struct db_driver: durability_check): CASH_VALIDATION_ERROR (why says so) when the
- * writer's synchronous is below FULL. */
-cash_result sqlite_durability_check(struct store *store, char *why, size_t why_size);
-/* Releases the store (struct db_driver: close). */
-void sqlite_close(struct store *store);
 
 #endif

@@ -4,8 +4,8 @@
  *
  * How it is built (docs/postgres.md, "The driver"):
  * - Each feature is written once, in a file of its own: account.c, request.c (the replay cache
- *   and idempotency keys), bank.c, guard.c (abuse limits, TOTP), verification.c, ledger.c,
- *   withdraw.c, withdraw_list.c, lifecycle.c, payout.c, audit.c, migrate.c. They order the checks
+ *   and idempotency keys), bank.c, verification.c (with the abuse limits and TOTP), ledger.c,
+ *   withdraw.c, withdraw_list.c, lifecycle.c, payout.c, audit.c, schema.c. They order the checks
  *   inside a transaction; the rules themselves (amounts, limits, the next ledger entry, refunds,
  *   confirmations) are domain/'s.
  * - They reach a database through a seam of a dozen verbs (db.h), with every statement in one
@@ -249,7 +249,6 @@ struct withdraw_outcome {
     const char *history_id;     /* FAILED: the refund's ledger entry */
     int64_t now_ms;
 };
-
 
 struct db_driver; /* db.h */
 

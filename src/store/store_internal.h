@@ -13,9 +13,9 @@
 
 /*
  * account.c: locks the account row for the rest of the transaction, where the driver has row
- * locks, and reads its balance and point; CASH_NOT_FOUND if there is no such account. Every
- * transaction that changes an account's money, bank account or daily total takes it first (after
- * the second factor), so that they follow one another per account.
+ * locks, and reads its balance and point (the outs may both be NULL); CASH_NOT_FOUND if there is
+ * no such account. Every transaction that changes an account's money, bank account or daily
+ * total takes it first (after the second factor), so that they follow one another per account.
  */
 cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *balance_out,
                          int64_t *point_out);
@@ -39,6 +39,11 @@ struct ledger_change {
 
 cash_result ledger_apply(struct db_tx *tx, const struct ledger_change *change,
                          struct history_entry *out);
+/* ledger.c: SPEC 3, 4: refund_won (domain's withdraw_refund_won) back to withdrawal's account as
+ * a HISTORY_WITHDRAW_REFUND entry grouped under it, by ledger_apply; nothing for 0. A withdrawal
+ * never loses its account: none is CASH_INTERNAL_ERROR. */
+cash_result ledger_refund(struct db_tx *tx, const struct withdrawal *withdrawal, int64_t refund_won,
+                          const char *history_id, int64_t now_ms);
 
 /*
  * verification.c: SPEC 5, finds and spends one use of the second factor inside the caller's
@@ -53,51 +58,26 @@ cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
 cash_result bank_read(struct db_tx *tx, const char *account_id, struct bank_account *out);
 
 /*
- * guard.c: SPEC 5 abuse limits inside the caller's transaction.
- * - member_lock: locks the member's row for the transaction where the driver has row locks;
- *   CASH_NOT_FOUND if there is no such member. guard_record needs it held, so that the read and
- *   the write of the guard are one step across processes.
- * - guard_check: the member's lock (CASH_TOO_MANY_ATTEMPTS, limits->retry_after_ms until it
- *   ends) and *guard_out as stored (zeros when none).
- * - guard_record: a right (failed false) or wrong code of the member; *locked_out (may be NULL)
- *   true if it locked the member.
- * - guard_rate_check: the member's, then the account's creation limit (CASH_TOO_MANY_REQUESTS,
- *   limits->retry_after_ms until a place is free); the caller holds the account's lock
- *   (account_lock), so that two processes cannot both take the last place.
- * - totp_accept: step becomes the member's newest accepted TOTP step if it is newer than the
- *   stored one; *accepted_out false when it is not (a code used already) or there is no
- *   enrolment.
+ * request.c, what every write does the same with its struct store_request (store.h):
+ * - store_request_valid: does the call with request (may be NULL) carry sane values?
+ * - store_request_settle: after the run; run_result CASH_OK means it committed (replay row and
+ *   key kept), anything else that nothing of it did, so no answer is left.
+ * - request_fresh: result is CASH_OK and no kept answer was replayed: the write's outs are
+ *   its own to fill.
  */
-struct member_guard;
-cash_result member_lock(struct db_tx *tx, const char *member_id);
-cash_result guard_check(struct db_tx *tx, const char *member_id, int64_t now_ms,
-                        struct verification_limits *limits, struct member_guard *guard_out);
-cash_result guard_record(struct db_tx *tx, const char *member_id, bool failed, int64_t now_ms,
-                         const struct verification_limits *limits, bool *locked_out);
-cash_result guard_rate_check(struct db_tx *tx, const char *member_id, const char *account_id,
-                             int64_t now_ms, struct verification_limits *limits);
-cash_result totp_accept(struct db_tx *tx, const char *member_id, int64_t step, bool *accepted_out);
-
-/* request.c: SPEC 1, the replay row inside the caller's transaction; CASH_DUPLICATED_SIGNATURE
- * if a live one is remembered. */
-cash_result replay_insert(struct db_tx *tx, const char *api_key, const char *signature_hex,
-                          int64_t now_ms, int64_t expires_ms);
+bool store_request_valid(const struct store_request *request);
+void store_request_settle(struct store_request *request, cash_result run_result);
+bool request_fresh(const struct store_request *request, cash_result result);
 
 /*
  * request.c: a write of the API with its struct store_request (store.h), in one DB_WRITE run: the
- * replay row, the kept key's decision, body, then the key kept with the answer rendered from
- * *outcome (NULL: CASH_OK) and row, which body must have written when it returns CASH_OK. With
- * request NULL, only body. With request->replayed the caller must not read body's outputs.
+ * replay row, the kept key's decision, body with context, then the key kept with the answer
+ * rendered from *outcome (NULL: CASH_OK) and row, which body must have written when it returns
+ * CASH_OK. With request NULL, only body. With request->replayed the caller must not read body's
+ * outputs.
  */
-struct request_work {
-    db_body body;
-    void *context;
-    const cash_result *outcome;
-    const void *row;
-};
-
-cash_result request_run(struct store *store, struct store_request *request,
-                        const struct request_work *work);
+cash_result request_run(struct store *store, struct store_request *request, db_body body,
+                        void *context, const cash_result *outcome, const void *row);
 
 /* The columns of a withdrawal, in the order withdraw_row_read() reads them; withdraw_id first. */
 #define WITHDRAW_COLUMNS                                                                           \
@@ -105,14 +85,8 @@ cash_result request_run(struct store *store, struct store_request *request,
     " status, is_processing, confirmed_count, memo, transaction_id, transaction_ms, amount, fee,"  \
     " total_amount, confirmed_ms, created_ms, updated_ms"
 
-/*
- * lifecycle.c: reads a withdrawal inside the caller's transaction; CASH_NOT_FOUND if there is
- * none. withdrawal_lock also locks its row (FOR UPDATE) for the rest of the transaction where the
- * driver has row locks: a transaction that moves the withdrawal's money takes its account's lock
- * before it (withdrawal_lock_with_account).
- */
+/* lifecycle.c: reads a withdrawal inside the caller's transaction; CASH_NOT_FOUND if none. */
 cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out);
-cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out);
 
 /*
  * lifecycle.c: the locks of a transaction that moves a withdrawal's money, in their one order:
@@ -123,24 +97,17 @@ cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_
                                          struct withdrawal *out);
 
 /*
- * lifecycle.c: runs a bound conditional UPDATE of one withdrawal's transition (WHERE status ...),
- * which must change exactly one row: CASH_INVALID_STATUS when it changed none (the transition
- * lost a race, or its guard no longer holds).
- */
-cash_result withdrawal_update_one(struct db_stmt *stmt);
-
-/*
  * lifecycle.c: appends an event to a withdrawal's history in the caller's write transaction,
  * numbered after its last one (the caller holds the withdrawal row's lock, or its UPDATE took
- * it). from NULL: the creation. actor: "operator:NAME", "account:ID", "member:ID" or
- * "worker:OWNER". Every text is borrowed for the call.
+ * it). from NULL: the creation. The actor is "KIND:NAME": "operator:NAME", "account:ID",
+ * "member:ID" or "worker:OWNER". Every text is borrowed for the call.
  */
-cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor,
-                         const enum withdraw_status *from, enum withdraw_status to,
-                         const char *memo, int64_t now_ms);
+cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor_kind,
+                         const char *actor_name, const enum withdraw_status *from,
+                         enum withdraw_status to, const char *memo, int64_t now_ms);
 
-/* withdraw_list.c: reads stmt's current row of WITHDRAW_COLUMNS into *out; row says whether it
- * read well (db_row_check). */
-void withdraw_row_read(struct db_row *row, struct db_stmt *stmt, struct withdrawal *out);
+/* withdraw_list.c: reads stmt's current row of WITHDRAW_COLUMNS into a struct withdrawal at out
+ * (a db_row_reader): CASH_OK, or CASH_INTERNAL_ERROR for a value out of range. */
+cash_result withdraw_row_read(struct db_stmt *stmt, void *out);
 
 #endif

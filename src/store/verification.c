@@ -1,10 +1,17 @@
 /*
- * verification.c - verifications and the spending of a second factor (SPEC 5), written once over
- * the driver seam. The rules are domain/verification.h and domain/abuse.h; this file applies them
- * inside transactions to rows read under their lock (SQL_VERIFICATION_LOCK: FOR UPDATE where the
- * driver has row locks, a plain read where SQLite's one writer serialises), so that two processes
- * can neither both spend the last use nor both count the same wrong code: the second waits for
- * the first to commit and then sees its result.
+ * verification.c - verifications, the spending of a second factor, the abuse limits (docs/API.md
+ * "Abuse limits") and enrolled authenticator apps (SPEC 5), written once over the driver seam.
+ * The rules are domain/verification.h and domain/abuse.h; this file applies them inside
+ * transactions to rows read under their lock (SQL_VERIFICATION_LOCK: FOR UPDATE where the driver
+ * has row locks, a plain read where SQLite's one writer serialises), so that two processes can
+ * neither both spend the last use nor both count the same wrong code: the second waits for the
+ * first to commit and then sees its result. Likewise for the abuse limits:
+ * - a member's guard (consecutive wrong codes, lock) is read and rewritten under the member's
+ *   row lock (member_lock), so that two wrong codes at once count two;
+ * - the creation limits are counted under the account's row lock (account_lock), taken by
+ *   store_verification_open before it counts, so that two processes cannot both take the last
+ *   place;
+ * - a TOTP step is accepted by a conditional UPDATE (last_step < step): once, whoever asks.
  *
  * Locks are taken in the store's one order: the verification row, then the member's row
  * (member_lock) or the account's (account_lock), then (in a withdrawal) the withdrawal's row.
@@ -16,26 +23,209 @@
 #include "domain/names.h"
 #include "domain/verification.h"
 #include "store/store_internal.h"
-#include "store/store_request.h"
 
-static void verification_row_read(struct db_stmt *stmt, struct verification *out,
-                                  struct db_row *row)
+/* ---- abuse limits and TOTP enrolments ---- */
+
+/* Locks the member's row for the transaction where the driver has row locks; CASH_NOT_FOUND if
+ * there is no such member. guard_record needs it held, so that the read and the write of the
+ * guard are one step across processes. */
+static cash_result member_lock(struct db_tx *tx, const char *member_id)
 {
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(row, stmt);
-    db_row_text(row, out->verification_id, sizeof(out->verification_id));
-    db_row_text(row, out->member_id, sizeof(out->member_id));
-    db_row_text(row, out->account_id, sizeof(out->account_id));
-    db_row_verification_method(row, &out->method);
-    db_row_verification_status(row, &out->status);
-    db_row_text(row, out->code_hash, sizeof(out->code_hash));
-    out->attempts = db_row_int64(row);
-    out->uses = db_row_int64(row);
-    out->created_ms = db_row_int64(row);
-    out->confirmed_ms = db_row_int64(row);
-    if (!verification_call_status_parse(db_row_text_view(row), &out->call_status)) {
-        row->ok = false;
+    return db_step_key(tx, SQL_MEMBER_LOCK, member_id, NULL);
+}
+
+/* The member's guard as stored; zeros when the member never failed (no row). */
+static cash_result guard_read(struct db_tx *tx, const char *member_id, struct member_guard *out)
+{
+    struct db_stmt *stmt = NULL;
+    memset(out, 0, sizeof(*out));
+    cash_result result = db_step_key(tx, SQL_GUARD_GET, member_id, &stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_OK : result;
     }
+    struct db_row row;
+    db_row_start(&row, stmt);
+    out->failures = db_row_int64(&row);
+    out->locked_until_ms = db_row_int64(&row);
+    if (out->failures < 0) {
+        row.ok = false;
+    }
+    return db_row_check(&row, "guard get");
+}
+
+/* The member's lock (CASH_TOO_MANY_ATTEMPTS, limits->retry_after_ms until it ends) and
+ * *guard_out as stored (zeros when none). */
+static cash_result guard_check(struct db_tx *tx, const char *member_id, int64_t now_ms,
+                               struct verification_limits *limits, struct member_guard *guard_out)
+{
+    cash_result result = guard_read(tx, member_id, guard_out);
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (member_guard_locked(guard_out, now_ms)) {
+        limits->retry_after_ms = guard_out->locked_until_ms - now_ms;
+        return CASH_TOO_MANY_ATTEMPTS;
+    }
+    return CASH_OK;
+}
+
+/* A right (failed false) or wrong code of the member, under the member's lock; *locked_out (may
+ * be NULL) true if it locked the member. */
+static cash_result guard_record(struct db_tx *tx, const char *member_id, bool failed,
+                                int64_t now_ms, const struct verification_limits *limits,
+                                bool *locked_out)
+{
+    struct member_guard guard;
+    bool locked = false;
+    cash_result result = guard_read(tx, member_id, &guard);
+    if (result != CASH_OK) {
+        return result;
+    }
+    if (failed) {
+        locked = member_guard_fail(&guard, now_ms, limits->failures_max, limits->lock_ms);
+    } else {
+        member_guard_succeed(&guard);
+    }
+    struct db_stmt *stmt = db_statement(tx, SQL_GUARD_PUT);
+    db_bind_text(stmt, member_id);
+    db_bind_int64(stmt, guard.failures);
+    db_bind_int64(stmt, guard.locked_until_ms);
+    db_bind_int64(stmt, now_ms);
+    result = db_exec(stmt, NULL);
+    if (result == CASH_OK && locked_out != NULL) {
+        *locked_out = locked;
+    }
+    return result;
+}
+
+/* CASH_TOO_MANY_REQUESTS with *free_at_ms_out when count_max creations of owner_id (statement
+ * id) fall inside window_ms before now_ms. */
+static cash_result rate_window_check(struct db_tx *tx, enum sql_id id, const char *owner_id,
+                                     int64_t now_ms, int64_t count_max, int64_t window_ms,
+                                     int64_t *free_at_ms_out)
+{
+    struct db_stmt *stmt = db_statement(tx, id);
+    db_bind_text(stmt, owner_id);
+    db_bind_int64(stmt, now_ms - window_ms);
+    db_bind_int64(stmt, count_max - 1);
+    cash_result result = db_step(stmt);
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_OK : result; /* fewer than count_max */
+    }
+    struct db_row row;
+    db_row_start(&row, stmt);
+    int64_t created_ms = db_row_int64(&row);
+    result = db_row_check(&row, "rate window");
+    if (result != CASH_OK) {
+        return result;
+    }
+    /* That creation leaves the window at created_ms + window_ms: one place is free then. */
+    *free_at_ms_out = created_ms + window_ms;
+    return CASH_TOO_MANY_REQUESTS;
+}
+
+/* The member's, then the account's creation limit (CASH_TOO_MANY_REQUESTS, limits->retry_after_ms
+ * until a place is free), under the account's lock (account_lock), so that two processes cannot
+ * both take the last place. */
+static cash_result guard_rate_check(struct db_tx *tx, const char *member_id, const char *account_id,
+                                    int64_t now_ms, struct verification_limits *limits)
+{
+    int64_t free_at_ms = now_ms;
+    if (limits->member_count_max < 1 || limits->account_count_max < 1) {
+        return CASH_INTERNAL_ERROR;
+    }
+    cash_result result =
+        rate_window_check(tx, SQL_RATE_MEMBER, member_id, now_ms, limits->member_count_max,
+                          limits->member_window_ms, &free_at_ms);
+    if (result == CASH_OK) {
+        result =
+            rate_window_check(tx, SQL_RATE_ACCOUNT, account_id, now_ms, limits->account_count_max,
+                              limits->account_window_ms, &free_at_ms);
+    }
+    if (result == CASH_TOO_MANY_REQUESTS) {
+        limits->retry_after_ms = free_at_ms - now_ms;
+    }
+    return result;
+}
+
+static cash_result totp_put_body(struct db_tx *tx, void *context_pointer)
+{
+    const struct totp_enrolment *enrolment = *(const struct totp_enrolment *const *)context_pointer;
+    cash_result result = db_step_key(tx, SQL_MEMBER_EXISTS, enrolment->member_id, NULL);
+    if (result != CASH_OK) {
+        return result;
+    }
+    struct db_stmt *stmt = db_statement(tx, SQL_TOTP_PUT);
+    db_bind_text(stmt, enrolment->member_id);
+    db_bind_text(stmt, enrolment->sealed_secret);
+    db_bind_int64(stmt, enrolment->created_ms);
+    return db_exec(stmt, NULL);
+}
+
+/* Enrols or re-enrols a member's authenticator app (store.h); CASH_NOT_FOUND without the member. */
+cash_result store_totp_enrol(struct store *store, const struct totp_enrolment *enrolment)
+{
+    if (enrolment->sealed_secret[0] == '\0') {
+        return CASH_VALIDATION_ERROR;
+    }
+    return db_run(store, DB_WRITE, totp_put_body, &enrolment);
+}
+
+static cash_result totp_row_read(struct db_stmt *stmt, void *out_pointer)
+{
+    struct totp_enrolment *out = out_pointer;
+    struct db_row row;
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
+    db_row_text(&row, out->member_id, sizeof(out->member_id));
+    db_row_text(&row, out->sealed_secret, sizeof(out->sealed_secret));
+    out->last_step = db_row_int64(&row);
+    out->created_ms = db_row_int64(&row);
+    return db_row_check(&row, "totp get");
+}
+
+/* The member's enrolment (store.h); CASH_NOT_FOUND if none. */
+cash_result store_totp_get(struct store *store, const char *member_id, struct totp_enrolment *out)
+{
+    return db_get(store, SQL_TOTP_GET, member_id, totp_row_read, out, sizeof(*out));
+}
+
+/* step becomes the member's newest accepted TOTP step if it is newer than the stored one;
+ * *accepted_out false when it is not (a code used already) or there is no enrolment. */
+static cash_result totp_accept(struct db_tx *tx, const char *member_id, int64_t step,
+                               bool *accepted_out)
+{
+    struct db_stmt *stmt = db_statement(tx, SQL_TOTP_ACCEPT);
+    db_bind_int64(stmt, step);
+    db_bind_text(stmt, member_id);
+    int64_t changes = 0;
+    cash_result result = db_exec(stmt, &changes);
+    if (result == CASH_OK) {
+        *accepted_out = changes == 1;
+    }
+    return result;
+}
+
+/* ---- verifications ---- */
+
+static cash_result verification_row_read(struct db_stmt *stmt, void *out_pointer)
+{
+    struct verification *out = out_pointer;
+    struct db_row row;
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
+    db_row_text(&row, out->verification_id, sizeof(out->verification_id));
+    db_row_text(&row, out->member_id, sizeof(out->member_id));
+    db_row_text(&row, out->account_id, sizeof(out->account_id));
+    db_row_verification_method(&row, &out->method);
+    db_row_verification_status(&row, &out->status);
+    db_row_text(&row, out->code_hash, sizeof(out->code_hash));
+    out->attempts = db_row_int64(&row);
+    out->uses = db_row_int64(&row);
+    out->created_ms = db_row_int64(&row);
+    out->confirmed_ms = db_row_int64(&row);
+    if (!verification_call_status_parse(db_row_text_view(&row), &out->call_status)) {
+        row.ok = false;
+    }
+    return db_row_check(&row, "verification get");
 }
 
 /* One verification by id, read with statement id (SQL_VERIFICATION_GET or the locking
@@ -43,25 +233,23 @@ static void verification_row_read(struct db_stmt *stmt, struct verification *out
 static cash_result verification_read(struct db_tx *tx, enum sql_id id, const char *verification_id,
                                      struct verification *out)
 {
-    struct db_stmt *stmt = db_statement(tx, id);
-    db_bind_text(stmt, verification_id);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result;
-    }
-    struct db_row row;
-    verification_row_read(stmt, out, &row);
-    return db_row_check(&row, "verification get");
+    return db_read_key(tx, id, verification_id, verification_row_read, out);
 }
 
-/* One UPDATE of a verification by id taking (number, id); *changes_out rows. */
+/* One UPDATE of a verification by id taking (number, id), on a row read under its lock: it must
+ * change that row (what names it in the log otherwise). */
 static cash_result verification_update(struct db_tx *tx, enum sql_id id, int64_t number,
-                                       const char *verification_id, int64_t *changes_out)
+                                       const char *verification_id, const char *what)
 {
     struct db_stmt *stmt = db_statement(tx, id);
     db_bind_int64(stmt, number);
     db_bind_text(stmt, verification_id);
-    return db_exec(stmt, changes_out);
+    cash_result result = db_exec_one(stmt, CASH_NOT_FOUND);
+    if (result == CASH_NOT_FOUND) {
+        log_error("store: %s: the locked row did not change", what);
+        result = CASH_INTERNAL_ERROR;
+    }
+    return result;
 }
 
 /*
@@ -71,20 +259,12 @@ static cash_result verification_update(struct db_tx *tx, enum sql_id id, int64_t
 static cash_result verification_record(struct db_tx *tx, const char *verification_id, bool correct,
                                        int64_t now_ms)
 {
-    int64_t changes = 0;
-    cash_result result = CASH_OK;
     if (correct) {
-        result =
-            verification_update(tx, SQL_VERIFICATION_CONFIRM, now_ms, verification_id, &changes);
-    } else {
-        result = verification_update(tx, SQL_VERIFICATION_WRONG, VERIFICATION_ATTEMPTS_MAX,
-                                     verification_id, &changes);
+        return verification_update(tx, SQL_VERIFICATION_CONFIRM, now_ms, verification_id,
+                                   "a right verification code");
     }
-    if (result == CASH_OK && changes != 1) {
-        log_error("store: a verification code: the locked PENDING row did not change");
-        result = CASH_INTERNAL_ERROR;
-    }
-    return result;
+    return verification_update(tx, SQL_VERIFICATION_WRONG, VERIFICATION_ATTEMPTS_MAX,
+                               verification_id, "a wrong verification code");
 }
 
 /* Locks the member of a stored verification; its absence breaks a foreign key. */
@@ -157,30 +337,21 @@ cash_result store_verification_create(struct store *store, const struct verifica
     return db_run(store, DB_WRITE, verification_create_body, &context);
 }
 
-static cash_result verification_get_body(struct db_tx *tx, void *context_pointer)
-{
-    struct verification_context *context = context_pointer;
-    return verification_read(tx, SQL_VERIFICATION_GET, context->verification_id, &context->out);
-}
-
 /* Reads one verification as stored (store.h); CASH_NOT_FOUND if there is none. */
 cash_result store_verification_get(struct store *store, const char *verification_id,
                                    struct verification *out)
 {
-    struct verification_context context = {.verification_id = verification_id};
-    cash_result result = db_run(store, DB_READ, verification_get_body, &context);
-    if (result == CASH_OK) {
-        *out = context.out;
-    }
-    return result;
+    return db_get(store, SQL_VERIFICATION_GET, verification_id, verification_row_read, out,
+                  sizeof(*out));
 }
 
 static cash_result verification_fail_body(struct db_tx *tx, void *context_pointer)
 {
     struct verification_context *context = context_pointer;
-    int64_t changes = 0;
-    cash_result result = db_exec_id(tx, SQL_VERIFICATION_FAIL, context->verification_id, &changes);
-    if (result != CASH_OK || changes == 1) {
+    struct db_stmt *stmt = db_statement(tx, SQL_VERIFICATION_FAIL);
+    db_bind_text(stmt, context->verification_id);
+    cash_result result = db_exec_one(stmt, CASH_NOT_FOUND);
+    if (result != CASH_NOT_FOUND) {
         return result;
     }
     struct verification v;
@@ -267,9 +438,7 @@ static cash_result factor_find_oldest(struct db_tx *tx, const struct second_fact
     db_bind_int64(stmt, factor->uses_max);
     cash_result result = db_step(stmt);
     for (; result == CASH_OK; result = db_step(stmt)) {
-        struct db_row row;
-        verification_row_read(stmt, out, &row);
-        result = db_row_check(&row, "factor candidates");
+        result = verification_row_read(stmt, out);
         if (result != CASH_OK) {
             return result;
         }
@@ -313,16 +482,10 @@ cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
         return result;
     }
     /* v's id is bound by reference for this one statement, which runs before v goes out of
-     * scope; no driver reads a bound value after its statement ran. */
-    int64_t changes = 0;
-    result =
-        verification_update(tx, SQL_FACTOR_SPEND, factor->uses_max, v.verification_id, &changes);
-    if (result == CASH_OK && changes != 1) {
-        /* Read usable under the row's lock (or by the one writer): nothing can have spent it. */
-        log_error("store: spending a locked, usable verification changed %lld rows",
-                  (long long)changes);
-        result = CASH_INTERNAL_ERROR;
-    }
+     * scope; no driver reads a bound value after its statement ran. Read usable under the row's
+     * lock (or by the one writer): nothing can have spent it meanwhile. */
+    result = verification_update(tx, SQL_FACTOR_SPEND, factor->uses_max, v.verification_id,
+                                 "spending a usable verification");
     if (result == CASH_OK) {
         *confirmed_ms_out = v.confirmed_ms;
     }
@@ -336,10 +499,8 @@ static cash_result verification_open_body(struct db_tx *tx, void *context_pointe
     struct verification_context *context = context_pointer;
     const struct verification *v = context->v;
     struct member_guard guard;
-    int64_t balance = 0;
-    int64_t point = 0;
     /* The account's lock first: the counts below and the insert are then one step. */
-    cash_result result = account_lock(tx, v->account_id, &balance, &point);
+    cash_result result = account_lock(tx, v->account_id, NULL, NULL);
     if (result == CASH_OK) {
         result = guard_check(tx, v->member_id, v->created_ms, context->limits, &guard);
     }
@@ -361,12 +522,7 @@ cash_result store_verification_open(struct store *store, const struct verificati
         return CASH_VALIDATION_ERROR;
     }
     struct verification_context context = {.v = v, .limits = limits};
-    const struct request_work work = {
-        .body = verification_open_body,
-        .context = &context,
-        .row = v,
-    };
-    return request_run(store, request, &work);
+    return request_run(store, request, verification_open_body, &context, NULL, v);
 }
 
 /*
@@ -491,17 +647,9 @@ cash_result store_verification_try(struct store *store, struct verification_try 
     }
     struct verification_context context = {.attempt = attempt, .outcome = CASH_INTERNAL_ERROR};
     attempt->code_reused = false;
-    const struct request_work work = {
-        .body = verification_try_body,
-        .context = &context,
-        .outcome = &context.outcome,
-        .row = &attempt->out,
-    };
-    cash_result result = request_run(store, request, &work);
-    if (result != CASH_OK || (request != NULL && request->replayed)) {
-        return result;
-    }
-    return context.outcome;
+    cash_result result = request_run(store, request, verification_try_body, &context,
+                                     &context.outcome, &attempt->out);
+    return request_fresh(request, result) ? context.outcome : result;
 }
 
 /* ---- the phone gateway's report ---- */
@@ -516,12 +664,8 @@ static cash_result verification_call_write(struct db_tx *tx, const struct verifi
     db_bind_int64(stmt, after->attempts);
     db_bind_int64(stmt, after->confirmed_ms);
     db_bind_text(stmt, verification_id);
-    int64_t changes = 0;
-    cash_result result = db_exec(stmt, &changes);
-    if (result == CASH_OK && changes != 1) {
-        result = CASH_INTERNAL_ERROR; /* the row's lock rules out another writer in between */
-    }
-    return result;
+    /* The row's lock rules out another writer in between. */
+    return db_exec_one(stmt, CASH_INTERNAL_ERROR);
 }
 
 /* Digits typed right or wrong count for the member's guard, under the member's lock. */

@@ -15,7 +15,6 @@
  * because the answer kept with the key is rendered in C between the effect and the COMMIT.
  */
 #include <assert.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -24,22 +23,16 @@
 #include "domain/names.h"
 #include "domain/withdraw_state.h"
 #include "store/store_internal.h"
-#include "store/store_request.h"
 
-/* The withdrawal with its columns from the current row of stmt, checked. */
-static cash_result withdraw_row_take(struct db_stmt *stmt, struct withdrawal *out)
+/* A withdrawal of account_id (NULL: any account); another account's is CASH_NOT_FOUND. */
+static cash_result withdraw_read(struct db_tx *tx, const char *account_id, const char *withdraw_id,
+                                 struct withdrawal *out)
 {
-    struct db_row row;
-    withdraw_row_read(&row, stmt, out);
-    return db_row_check(&row, "withdrawal");
-}
-
-static cash_result withdraw_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out)
-{
-    struct db_stmt *stmt = db_statement(tx, SQL_WITHDRAW_GET);
-    db_bind_text(stmt, withdraw_id);
-    cash_result result = db_step(stmt);
-    return result == CASH_OK ? withdraw_row_take(stmt, out) : result;
+    cash_result result = db_read_key(tx, SQL_WITHDRAW_GET, withdraw_id, withdraw_row_read, out);
+    if (result == CASH_OK && account_id != NULL && strcmp(out->account_id, account_id) != 0) {
+        result = CASH_NOT_FOUND;
+    }
+    return result;
 }
 
 static cash_result withdraw_insert(struct db_tx *tx, const struct withdrawal *w)
@@ -85,17 +78,12 @@ static cash_result withdraw_daily_check(struct db_tx *tx, const struct withdraw_
     struct db_stmt *stmt = db_statement(tx, SQL_WITHDRAW_DAY_TOTAL);
     db_bind_text(stmt, request->withdrawal.account_id);
     db_bind_int64(stmt, request->day_start_ms);
-    cash_result result = db_step(stmt);
-    if (result != CASH_OK) {
-        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+    int64_t day_total = 0;
+    cash_result result = db_step_int64(stmt, "daily total", &day_total);
+    if (result == CASH_OK && day_total < 0) {
+        log_error("store: a daily total is negative");
+        result = CASH_INTERNAL_ERROR;
     }
-    struct db_row row;
-    db_row_start(&row, stmt);
-    int64_t day_total = db_row_int64(&row);
-    if (day_total < 0) {
-        row.ok = false;
-    }
-    result = db_row_check(&row, "daily total");
     if (result != CASH_OK) {
         return result;
     }
@@ -115,9 +103,7 @@ static cash_result withdraw_checks(struct db_tx *tx, struct withdraw_context *co
     if (result != CASH_OK) {
         return result;
     }
-    int64_t balance = 0;
-    int64_t point = 0;
-    result = account_lock(tx, request->withdrawal.account_id, &balance, &point);
+    result = account_lock(tx, request->withdrawal.account_id, NULL, NULL);
     if (result != CASH_OK && result != CASH_NOT_FOUND) {
         return result; /* no account: no bank account either, reported below */
     }
@@ -161,10 +147,8 @@ static cash_result withdraw_create_body(struct db_tx *tx, void *context_pointer)
     if (result != CASH_OK) {
         return result;
     }
-    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
-    snprintf(actor, sizeof actor, "member:%s", context->out.member_id);
-    return event_insert(tx, context->out.withdraw_id, actor, NULL, WITHDRAW_PENDING, "",
-                        context->out.created_ms);
+    return event_insert(tx, context->out.withdraw_id, "member", context->out.member_id, NULL,
+                        WITHDRAW_PENDING, "", context->out.created_ms);
 }
 
 /* The driver's one statement, if it has one and takes this request; *taken says whether. */
@@ -177,11 +161,10 @@ static cash_result withdraw_create_one(struct store *store, struct withdraw_cont
         return CASH_OK;
     }
     struct bank_account bank;
-    cash_result result = store->driver->withdraw_create_one(
-        store, context->request, request, &bank, &context->confirmed_ms, taken);
+    cash_result result = store->driver->withdraw_create_one(store, context->request, request, &bank,
+                                                            &context->confirmed_ms, taken);
     if (*taken && result == CASH_OK) {
-        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms,
-                       &context->out);
+        withdraw_build(&context->request->withdrawal, &bank, context->confirmed_ms, &context->out);
     }
     return result;
 }
@@ -208,14 +191,9 @@ cash_result store_withdraw_create(struct store *store, struct withdraw_create *c
     bool taken = false;
     cash_result result = withdraw_create_one(store, &context, request, &taken);
     if (!taken) {
-        const struct request_work work = {
-            .body = withdraw_create_body,
-            .context = &context,
-            .row = &context.out,
-        };
-        result = request_run(store, request, &work);
+        result = request_run(store, request, withdraw_create_body, &context, NULL, &context.out);
     }
-    if (result == CASH_OK && (request == NULL || !request->replayed)) {
+    if (request_fresh(request, result)) {
         create->factor->confirmed_ms = context.confirmed_ms;
         *out = context.out;
     }
@@ -224,25 +202,18 @@ cash_result store_withdraw_create(struct store *store, struct withdraw_create *c
 
 /* ---- reads ---- */
 
-static cash_result withdraw_get_body(struct db_tx *tx, void *context_pointer)
-{
-    struct withdraw_context *context = context_pointer;
-    cash_result result = withdraw_read(tx, context->withdraw_id, &context->out);
-    if (result == CASH_OK && context->account_id != NULL &&
-        strcmp(context->out.account_id, context->account_id) != 0) {
-        result = CASH_NOT_FOUND;
-    }
-    return result;
-}
-
 /* One withdrawal (store.h); another account's is CASH_NOT_FOUND unless account_id is NULL. */
 cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
                                struct withdrawal *out)
 {
-    struct withdraw_context context = {.account_id = account_id, .withdraw_id = withdraw_id};
-    cash_result result = db_run(store, DB_READ, withdraw_get_body, &context);
+    struct withdrawal row;
+    cash_result result =
+        db_get(store, SQL_WITHDRAW_GET, withdraw_id, withdraw_row_read, &row, sizeof(row));
+    if (result == CASH_OK && account_id != NULL && strcmp(row.account_id, account_id) != 0) {
+        result = CASH_NOT_FOUND;
+    }
     if (result == CASH_OK) {
-        *out = context.out;
+        *out = row;
     }
     return result;
 }
@@ -260,24 +231,19 @@ static cash_result withdraw_cancel_update(struct db_tx *tx, struct withdraw_cont
     if (result != CASH_OK) {
         return result == CASH_NOT_FOUND ? CASH_INVALID_STATUS : result;
     }
-    result = withdraw_row_take(stmt, &context->out);
+    result = withdraw_row_read(stmt, &context->out);
     /* Run to its end, so that the change is done before the refund is written. */
-    if (result == CASH_OK && db_step(stmt) != CASH_NOT_FOUND) {
-        result = CASH_INTERNAL_ERROR;
-    }
-    return result;
+    return result == CASH_OK ? db_step_end(stmt) : result;
 }
 
 static cash_result withdraw_cancel_body(struct db_tx *tx, void *context_pointer)
 {
     struct withdraw_context *context = context_pointer;
-    int64_t balance = 0;
-    int64_t point = 0;
-    cash_result result = account_lock(tx, context->account_id, &balance, &point);
+    cash_result result = account_lock(tx, context->account_id, NULL, NULL);
     if (result != CASH_OK) {
         return result; /* no such account: no such withdrawal of it either */
     }
-    result = withdraw_get_body(tx, context);
+    result = withdraw_read(tx, context->account_id, context->withdraw_id, &context->out);
     if (result != CASH_OK) {
         return result;
     }
@@ -291,24 +257,12 @@ static cash_result withdraw_cancel_body(struct db_tx *tx, void *context_pointer)
         return result;
     }
     assert(context->out.status == WITHDRAW_CANCELED);
-    const struct ledger_change refund = {
-        .account_id = context->account_id,
-        .type = HISTORY_WITHDRAW_REFUND,
-        .balance_amount_won = refund_won,
-        .memo = "",
-        .group_id = context->withdraw_id,
-        .history_id = context->history_id,
-        .now_ms = context->now_ms,
-    };
-    struct history_entry entry;
-    result = ledger_apply(tx, &refund, &entry);
+    result = ledger_refund(tx, &context->out, refund_won, context->history_id, context->now_ms);
     if (result != CASH_OK) {
-        return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
+        return result;
     }
-    char actor[WITHDRAW_ACTOR_BYTES_MAX + 1];
-    snprintf(actor, sizeof actor, "account:%s", context->account_id);
-    return event_insert(tx, context->withdraw_id, actor, &from, WITHDRAW_CANCELED, "",
-                        context->now_ms);
+    return event_insert(tx, context->withdraw_id, "account", context->account_id, &from,
+                        WITHDRAW_CANCELED, "", context->now_ms);
 }
 
 /* The account cancels its withdrawal with a refund, in one transaction (store.h). */
@@ -325,13 +279,9 @@ cash_result store_withdraw_cancel(struct store *store, const char *account_id,
         .history_id = history_id,
         .now_ms = now_ms,
     };
-    const struct request_work work = {
-        .body = withdraw_cancel_body,
-        .context = &context,
-        .row = &context.out,
-    };
-    cash_result result = request_run(store, request, &work);
-    if (result == CASH_OK && (request == NULL || !request->replayed)) {
+    cash_result result =
+        request_run(store, request, withdraw_cancel_body, &context, NULL, &context.out);
+    if (request_fresh(request, result)) {
         *out = context.out;
     }
     return result;

@@ -5,76 +5,60 @@
  * bound, newest first (withdrawId descending), one row more than the page: the first id of the
  * next page.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "store/store_internal.h"
 
-#define WITHDRAW_LIST_SQL_BYTES_MAX 4096
-#define LIKE_PATTERN_BYTES_MAX      (2 * HOLDER_NAME_BYTES_MAX + 3)
+#define LIKE_PATTERN_BYTES_MAX (2 * HOLDER_NAME_BYTES_MAX + 3)
 
-void withdraw_row_read(struct db_row *row, struct db_stmt *stmt, struct withdrawal *out)
+cash_result withdraw_row_read(struct db_stmt *stmt, void *out_pointer)
 {
-    memset(out, 0, sizeof(*out)); /* no stale bytes after the strings */
-    db_row_start(row, stmt);
-    db_row_text(row, out->withdraw_id, sizeof(out->withdraw_id));
-    db_row_text(row, out->account_id, sizeof(out->account_id));
-    db_row_text(row, out->member_id, sizeof(out->member_id));
-    db_row_text(row, out->bank_code, sizeof(out->bank_code));
-    db_row_text(row, out->sealed_number, sizeof(out->sealed_number));
-    db_row_text(row, out->masked_number, sizeof(out->masked_number));
-    db_row_text(row, out->holder_name, sizeof(out->holder_name));
-    db_row_withdraw_status(row, &out->status);
-    out->is_processing = db_row_bool(row);
-    out->confirmed_count = db_row_int64(row);
-    db_row_text(row, out->memo, sizeof(out->memo));
-    db_row_text(row, out->transaction_id, sizeof(out->transaction_id));
-    out->transaction_ms = db_row_int64(row);
-    out->amount_won = db_row_int64(row);
-    out->fee_won = db_row_int64(row);
-    out->total_amount_won = db_row_int64(row);
-    out->confirmed_ms = db_row_int64(row);
-    out->created_ms = db_row_int64(row);
-    out->updated_ms = db_row_int64(row);
+    struct withdrawal *out = out_pointer;
+    struct db_row row;
+    db_row_start_clear(&row, stmt, out, sizeof(*out));
+    db_row_text(&row, out->withdraw_id, sizeof(out->withdraw_id));
+    db_row_text(&row, out->account_id, sizeof(out->account_id));
+    db_row_text(&row, out->member_id, sizeof(out->member_id));
+    db_row_text(&row, out->bank_code, sizeof(out->bank_code));
+    db_row_text(&row, out->sealed_number, sizeof(out->sealed_number));
+    db_row_text(&row, out->masked_number, sizeof(out->masked_number));
+    db_row_text(&row, out->holder_name, sizeof(out->holder_name));
+    db_row_withdraw_status(&row, &out->status);
+    out->is_processing = db_row_bool(&row);
+    out->confirmed_count = db_row_int64(&row);
+    db_row_text(&row, out->memo, sizeof(out->memo));
+    db_row_text(&row, out->transaction_id, sizeof(out->transaction_id));
+    out->transaction_ms = db_row_int64(&row);
+    out->amount_won = db_row_int64(&row);
+    out->fee_won = db_row_int64(&row);
+    out->total_amount_won = db_row_int64(&row);
+    out->confirmed_ms = db_row_int64(&row);
+    out->created_ms = db_row_int64(&row);
+    out->updated_ms = db_row_int64(&row);
     if (out->amount_won < 1 || out->fee_won < 0 ||
         out->amount_won + out->fee_won != out->total_amount_won) {
-        row->ok = false;
+        row.ok = false;
     }
+    return db_row_check(&row, "withdrawal");
 }
 
-/* The column of a field and whether it holds text; NULL for an unknown field. */
-static const char *withdraw_column(enum withdraw_field field, bool *is_text_out)
-{
-    *is_text_out = true;
-    switch (field) {
-    case WITHDRAW_FIELD_WITHDRAW_ID:
-        return "withdraw_id";
-    case WITHDRAW_FIELD_STATUS:
-        return "status";
-    case WITHDRAW_FIELD_BANK_CODE:
-        return "bank_code";
-    case WITHDRAW_FIELD_HOLDER_NAME:
-        return "holder_name";
-    case WITHDRAW_FIELD_AMOUNT:
-        *is_text_out = false;
-        return "amount";
-    case WITHDRAW_FIELD_FEE:
-        *is_text_out = false;
-        return "fee";
-    case WITHDRAW_FIELD_TOTAL_AMOUNT:
-        *is_text_out = false;
-        return "total_amount";
-    case WITHDRAW_FIELD_DATE_CREATED:
-        *is_text_out = false;
-        return "created_ms";
-    case WITHDRAW_FIELD_DATE_UPDATED:
-        *is_text_out = false;
-        return "updated_ms";
-    }
-    return NULL;
-}
+/* The column of each field and whether it holds text (domain/query.h: enum withdraw_field). */
+static const struct withdraw_column {
+    const char *name;
+    bool is_text;
+} withdraw_columns[] = {
+    [WITHDRAW_FIELD_WITHDRAW_ID] = {"withdraw_id", true},
+    [WITHDRAW_FIELD_STATUS] = {"status", true},
+    [WITHDRAW_FIELD_AMOUNT] = {"amount", false},
+    [WITHDRAW_FIELD_FEE] = {"fee", false},
+    [WITHDRAW_FIELD_TOTAL_AMOUNT] = {"total_amount", false},
+    [WITHDRAW_FIELD_DATE_CREATED] = {"created_ms", false},
+    [WITHDRAW_FIELD_DATE_UPDATED] = {"updated_ms", false},
+    [WITHDRAW_FIELD_BANK_CODE] = {"bank_code", true},
+    [WITHDRAW_FIELD_HOLDER_NAME] = {"holder_name", true},
+};
 
 /* "%text%" with the LIKE wildcards of text escaped by a backslash (the SQL says ESCAPE '\');
  * false if it does not fit out_size. */
@@ -99,54 +83,12 @@ static bool like_pattern(const char *text, char *out, size_t out_size)
     return true;
 }
 
-/* The SQL of an operator before its parameter; NULL for an unknown one. A substring match is
- * ASCII case-insensitive on both drivers: SQLite's LIKE is, PostgreSQL's ILIKE is. */
-static const char *query_op_sql(enum query_op op, bool has_ilike)
-{
-    switch (op) {
-    case QUERY_EQ:
-        return " = ";
-    case QUERY_NE:
-        return " <> ";
-    case QUERY_GT:
-        return " > ";
-    case QUERY_GTE:
-        return " >= ";
-    case QUERY_LT:
-        return " < ";
-    case QUERY_LTE:
-        return " <= ";
-    case QUERY_LIKE:
-        return has_ilike ? " ILIKE " : " LIKE ";
-    }
-    return NULL;
-}
-
-/* The SQL being built from fixed fragments. */
-struct sql_builder {
-    char sql[WITHDRAW_LIST_SQL_BYTES_MAX];
-    size_t length;
-    int next_param; /* the number of the next $n */
-    bool ok;
+/* The SQL of each operator before its parameter (domain/query.h: enum query_op). A substring
+ * match is ASCII case-insensitive on both drivers: SQLite's LIKE is, PostgreSQL's ILIKE is. */
+static const char *const query_ops[] = {
+    [QUERY_EQ] = " = ", [QUERY_NE] = " <> ",  [QUERY_GT] = " > ",      [QUERY_GTE] = " >= ",
+    [QUERY_LT] = " < ", [QUERY_LTE] = " <= ", [QUERY_LIKE] = " LIKE ",
 };
-
-static void sql_append(struct sql_builder *text, const char *fragment)
-{
-    size_t fragment_length = strlen(fragment);
-    if (!text->ok || text->length + fragment_length >= sizeof(text->sql)) {
-        text->ok = false;
-        return;
-    }
-    memcpy(text->sql + text->length, fragment, fragment_length + 1);
-    text->length += fragment_length;
-}
-
-static void sql_param(struct sql_builder *text)
-{
-    char placeholder[16];
-    snprintf(placeholder, sizeof(placeholder), "$%d", text->next_param++);
-    sql_append(text, placeholder);
-}
 
 struct withdraw_list_context {
     const struct withdraw_query *query;
@@ -154,7 +96,7 @@ struct withdraw_list_context {
     size_t count;
     char next_key[WITHDRAW_ID_LENGTH + 1]; /* the id of the row past the page, "" if none */
     char patterns[LIST_CONDITIONS_MAX][LIKE_PATTERN_BYTES_MAX]; /* bound: live with us */
-    struct sql_builder text;
+    struct db_query sql;
 };
 
 static cash_result withdraw_list_conditions(struct withdraw_list_context *context, bool has_ilike)
@@ -162,23 +104,29 @@ static cash_result withdraw_list_conditions(struct withdraw_list_context *contex
     const struct withdraw_query *query = context->query;
     for (size_t i = 0; i < query->condition_count; i++) {
         const struct withdraw_condition *condition = &query->conditions[i];
-        bool column_is_text = false;
-        const char *column = withdraw_column(condition->field, &column_is_text);
-        const char *op = query_op_sql(condition->op, has_ilike);
-        if (column == NULL || op == NULL || column_is_text != condition->is_text ||
-            (condition->op == QUERY_LIKE && !condition->is_text)) {
+        size_t field = (size_t)condition->field;
+        size_t op = (size_t)condition->op;
+        bool like = condition->op == QUERY_LIKE;
+        if (field >= sizeof(withdraw_columns) / sizeof(withdraw_columns[0]) ||
+            op >= sizeof(query_ops) / sizeof(query_ops[0]) ||
+            withdraw_columns[field].is_text != condition->is_text ||
+            (like && !condition->is_text)) {
             return CASH_VALIDATION_ERROR;
         }
-        if (condition->op == QUERY_LIKE &&
+        if (like &&
             !like_pattern(condition->text, context->patterns[i], sizeof(context->patterns[i]))) {
             return CASH_VALIDATION_ERROR;
         }
-        sql_append(&context->text, " AND ");
-        sql_append(&context->text, column);
-        sql_append(&context->text, op);
-        sql_param(&context->text);
-        if (condition->op == QUERY_LIKE) {
-            sql_append(&context->text, " ESCAPE '\\'");
+        db_query_append(&context->sql, " AND ");
+        db_query_append(&context->sql, withdraw_columns[field].name);
+        const char *op_sql = like && has_ilike ? " ILIKE " : query_ops[op];
+        if (condition->is_text) {
+            db_query_text(&context->sql, op_sql, like ? context->patterns[i] : condition->text);
+        } else {
+            db_query_int64(&context->sql, op_sql, condition->number);
+        }
+        if (like) {
+            db_query_append(&context->sql, " ESCAPE '\\'");
         }
     }
     return CASH_OK;
@@ -188,62 +136,25 @@ static cash_result withdraw_list_conditions(struct withdraw_list_context *contex
 static cash_result withdraw_list_sql(struct withdraw_list_context *context, bool has_ilike)
 {
     const struct withdraw_query *query = context->query;
-    struct sql_builder *text = &context->text;
-    text->length = 0;
-    text->next_param = 1;
-    text->ok = true;
-    text->sql[0] = '\0';
-    sql_append(text, "SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE 1 = 1");
+    struct db_query *sql = &context->sql;
+    db_query_start(sql, "SELECT " WITHDRAW_COLUMNS " FROM withdrawals WHERE 1 = 1");
     if (query->account_id[0] != '\0') {
-        sql_append(text, " AND account_id = ");
-        sql_param(text);
+        db_query_text(sql, " AND account_id = ", query->account_id);
     }
     if (query->start_key[0] != '\0') {
-        sql_append(text, " AND withdraw_id <= ");
-        sql_param(text);
+        db_query_text(sql, " AND withdraw_id <= ", query->start_key);
     }
     if (query->overdue) {
-        sql_append(text, " AND status = 'CONFIRMED' AND is_processing = 1"
-                         " AND processing_started_ms <= ");
-        sql_param(text);
+        db_query_int64(sql,
+                       " AND status = 'CONFIRMED' AND is_processing = 1"
+                       " AND processing_started_ms <= ",
+                       query->processing_started_before_ms);
     }
     cash_result result = withdraw_list_conditions(context, has_ilike);
-    if (result != CASH_OK) {
-        return result;
+    if (result == CASH_OK) {
+        db_query_int64(sql, " ORDER BY withdraw_id DESC LIMIT ", (int64_t)query->limit + 1);
     }
-    sql_append(text, " ORDER BY withdraw_id DESC LIMIT ");
-    sql_param(text);
-    if (!text->ok) {
-        log_error("store: withdraw list: the SQL does not fit WITHDRAW_LIST_SQL_BYTES_MAX");
-        return CASH_INTERNAL_ERROR;
-    }
-    return CASH_OK;
-}
-
-/* Binds in the order withdraw_list_sql numbered the parameters. */
-static void withdraw_list_bind(struct withdraw_list_context *context, struct db_stmt *stmt)
-{
-    const struct withdraw_query *query = context->query;
-    if (query->account_id[0] != '\0') {
-        db_bind_text(stmt, query->account_id);
-    }
-    if (query->start_key[0] != '\0') {
-        db_bind_text(stmt, query->start_key);
-    }
-    if (query->overdue) {
-        db_bind_int64(stmt, query->processing_started_before_ms);
-    }
-    for (size_t i = 0; i < query->condition_count; i++) {
-        const struct withdraw_condition *condition = &query->conditions[i];
-        if (condition->op == QUERY_LIKE) {
-            db_bind_text(stmt, context->patterns[i]);
-        } else if (condition->is_text) {
-            db_bind_text(stmt, condition->text);
-        } else {
-            db_bind_int64(stmt, condition->number);
-        }
-    }
-    db_bind_int64(stmt, (int64_t)query->limit + 1);
+    return result;
 }
 
 /* The row past the page gives the next page's first id. */
@@ -269,21 +180,17 @@ static cash_result withdraw_list_body(struct db_tx *tx, void *context_pointer)
     if (result != CASH_OK) {
         return result;
     }
-    struct db_stmt *stmt = db_statement_text(tx, context->text.sql);
-    withdraw_list_bind(context, stmt);
-    for (result = db_step(stmt); result == CASH_OK; result = db_step(stmt)) {
-        if (context->count == context->query->limit) {
-            return withdraw_list_next_key(stmt, context->next_key);
-        }
-        struct db_row row;
-        withdraw_row_read(&row, stmt, &context->out[context->count]);
-        result = db_row_check(&row, "withdraw list");
-        if (result != CASH_OK) {
-            return result;
-        }
-        context->count++;
+    struct db_stmt *stmt = db_query_statement(tx, &context->sql, "withdraw list");
+    result = db_read_rows(stmt, withdraw_row_read, context->out, sizeof(*context->out),
+                          context->query->limit, &context->count);
+    if (result != CASH_OK || context->count < context->query->limit) {
+        return result;
     }
-    return result == CASH_NOT_FOUND ? CASH_OK : result;
+    result = db_step(stmt); /* the row past the page, if any */
+    if (result != CASH_OK) {
+        return result == CASH_NOT_FOUND ? CASH_OK : result;
+    }
+    return withdraw_list_next_key(stmt, context->next_key);
 }
 
 /*
