@@ -271,9 +271,6 @@ cash_result store_ledger_verify(struct store *store,
                                 size_t *problems_out)
 {
     struct audit audit = {.report = report, .report_context = context};
-    cash_result result = db_run(store, DB_SNAPSHOT, audit_body, &audit);
-    if (result == CASH_OK) {
-        *problems_out = audit.problems;
-    }
-    return result;
+    return db_run_out(store, DB_SNAPSHOT, audit_body, &audit, problems_out, &audit.problems,
+                      sizeof(*problems_out));
 }

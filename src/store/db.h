@@ -116,6 +116,11 @@ struct db_stmt {
  */
 cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *context);
 
+/* db_run(), then on CASH_OK the size bytes at from (the body's output, in its context) copied to
+ * out: a store function's outs are written only when it committed. */
+cash_result db_run_out(struct store *store, enum db_mode mode, db_body body, void *context,
+                       void *out, const void *from, size_t size);
+
 /* Whether the driver running tx has the capability. */
 bool db_tx_can(const struct db_tx *tx, enum db_capability capability);
 

@@ -247,9 +247,6 @@ cash_result store_history_list(struct store *store, const struct history_query *
         return CASH_VALIDATION_ERROR;
     }
     struct history_context context = {.query = query, .out = out, .count = 0};
-    cash_result result = db_run(store, DB_READ, history_body, &context);
-    if (result == CASH_OK) {
-        *count_out = context.count;
-    }
-    return result;
+    return db_run_out(store, DB_READ, history_body, &context, count_out, &context.count,
+                      sizeof(*count_out));
 }

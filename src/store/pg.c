@@ -407,12 +407,6 @@ static int pg_db_column_count(struct db_stmt *base)
     return PQnfields(stmt->res);
 }
 
-static bool pg_db_column_is_null(struct db_stmt *base, int column)
-{
-    struct pg_db_stmt *stmt = pg_stmt_of(base);
-    return PQgetisnull(stmt->res, stmt->row, column) == 1;
-}
-
 static const char *pg_db_column_text(struct db_stmt *base, int column)
 {
     struct pg_db_stmt *stmt = pg_stmt_of(base);
@@ -420,6 +414,11 @@ static const char *pg_db_column_text(struct db_stmt *base, int column)
         return NULL;
     }
     return PQgetvalue(stmt->res, stmt->row, column);
+}
+
+static bool pg_db_column_is_null(struct db_stmt *stmt, int column)
+{
+    return pg_db_column_text(stmt, column) == NULL;
 }
 
 /* A whole number (BIGINT, INTEGER, or a NUMERIC sum without a fraction). */

@@ -203,7 +203,7 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         "UPDATE withdrawals SET status = 'REJECTED', memo = $1, updated_ms = $2"
         " WHERE withdraw_id = $3 AND status IN ('PENDING', 'CONFIRMED') AND is_processing = 0"},
 
-    /* ---- payout.c ---- */
+    /* ---- lifecycle.c: the payout worker ---- */
     /* SPEC 4: the oldest CONFIRMED withdrawal not processing, else one whose lease ran out. */
     [SQL_CLAIM_PICK] = {
         "SELECT withdraw_id, is_processing FROM withdrawals WHERE status = 'CONFIRMED'"

@@ -71,7 +71,7 @@ enum sql_id {
     SQL_CONFIRMATION_COUNT,
     SQL_CONFIRM_UPDATE,
     SQL_REJECT_UPDATE,
-    /* payout.c: the payout worker's claim and the bank's answer */
+    /* lifecycle.c: the payout worker's claim and the bank's answer */
     SQL_CLAIM_PICK,
     SQL_CLAIM_TAKE,
     SQL_CLAIM_RENEW,

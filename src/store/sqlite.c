@@ -94,28 +94,26 @@ static void sqlite_db_statements_free(struct sqlite_conn *conn); /* below, with 
 
 /* ---- connections ---- */
 
+/* sqlite3_exec's callback for the journal mode the pragma answers: *is_wal when it is "wal". */
+static int journal_mode_note(void *is_wal, int columns, char **values, char **names)
+{
+    (void)names;
+    *(bool *)is_wal = columns == 1 && values[0] != NULL && strcmp(values[0], "wal") == 0;
+    return 0;
+}
+
 static cash_result sqlite_pragma_wal(struct sqlite_conn *conn)
 {
-    sqlite3_stmt *stmt = NULL;
-    cash_result result = CASH_INTERNAL_ERROR;
-    int rc = sqlite3_prepare_v2(conn->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+    bool is_wal = false;
+    int rc = sqlite3_exec(conn->db, "PRAGMA journal_mode = WAL", journal_mode_note, &is_wal, NULL);
     if (rc != SQLITE_OK) {
         return sqlite_fail(conn, rc, "journal_mode");
     }
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW) {
-        result = sqlite_fail(conn, rc, "journal_mode");
-        goto out_finalize;
-    }
-    const unsigned char *mode = sqlite3_column_text(stmt, 0);
-    if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+    if (!is_wal) {
         log_error("store: the database could not switch to WAL mode");
-        goto out_finalize;
+        return CASH_INTERNAL_ERROR;
     }
-    result = CASH_OK;
-out_finalize:
-    sqlite3_finalize(stmt);
-    return result;
+    return CASH_OK;
 }
 
 static cash_result sqlite_conn_settings(struct sqlite_conn *conn, bool writer)

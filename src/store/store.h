@@ -5,9 +5,9 @@
  * How it is built (docs/postgres.md, "The driver"):
  * - Each feature is written once, in a file of its own: account.c, request.c (the replay cache
  *   and idempotency keys), bank.c, verification.c (with the abuse limits and TOTP), ledger.c,
- *   withdraw.c, withdraw_list.c, lifecycle.c, payout.c, audit.c, schema.c. They order the checks
- *   inside a transaction; the rules themselves (amounts, limits, the next ledger entry, refunds,
- *   confirmations) are domain/'s.
+ *   withdraw.c, withdraw_list.c, lifecycle.c (with the payout worker's side), audit.c, schema.c.
+ *   They order the checks inside a transaction; the rules themselves (amounts, limits, the next
+ *   ledger entry, refunds, confirmations) are domain/'s.
  * - They reach a database through a seam of a dozen verbs (db.h), with every statement in one
  *   catalogue (sql.c), and share what runs inside a transaction through store_internal.h.
  * - Two drivers implement the seam: SQLite (sqlite*.c: one writer with group commit, checkpoints

@@ -85,17 +85,6 @@ cash_result request_run(struct store *store, struct store_request *request, db_b
     " status, is_processing, confirmed_count, memo, transaction_id, transaction_ms, amount, fee,"  \
     " total_amount, confirmed_ms, created_ms, updated_ms"
 
-/* lifecycle.c: reads a withdrawal inside the caller's transaction; CASH_NOT_FOUND if none. */
-cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out);
-
-/*
- * lifecycle.c: the locks of a transaction that moves a withdrawal's money, in their one order:
- * reads the withdrawal to find its account, locks the account (account_lock), then locks the
- * withdrawal row and reads it again as it is now. CASH_NOT_FOUND if there is no such withdrawal.
- */
-cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_id,
-                                         struct withdrawal *out);
-
 /*
  * lifecycle.c: appends an event to a withdrawal's history in the caller's write transaction,
  * numbered after its last one (the caller holds the withdrawal row's lock, or its UPDATE took
