@@ -142,11 +142,6 @@ static struct pg_db_stmt *pg_stmt_of(struct db_stmt *stmt)
     return (struct pg_db_stmt *)stmt;
 }
 
-static struct pg_conn *pg_conn_of_tx(struct db_tx *tx)
-{
-    return (struct pg_conn *)tx;
-}
-
 /* Reads a streaming statement's results to the end, so that the connection is free again. */
 static void pg_stream_drain(struct pg_conn *conn)
 {
@@ -235,7 +230,7 @@ static bool pg_db_prepare(struct pg_conn *conn, enum sql_id id)
 
 static struct db_stmt *pg_db_statement(struct db_tx *tx, enum sql_id id, const char *text)
 {
-    struct pg_conn *conn = pg_conn_of_tx(tx);
+    struct pg_conn *conn = (struct pg_conn *)tx; /* its first member */
     size_t slot = text != NULL ? SQL_COUNT : (size_t)id;
     if (text == NULL && !conn->prepared[id] && !pg_db_prepare(conn, id)) {
         return NULL;
@@ -429,7 +424,7 @@ static bool pg_db_column_int64(struct db_stmt *stmt, int column, int64_t *out)
 
 static cash_result pg_db_exec_simple(struct db_tx *tx, const char *sql)
 {
-    struct pg_conn *conn = pg_conn_of_tx(tx);
+    struct pg_conn *conn = (struct pg_conn *)tx; /* its first member */
     pg_stream_drain(conn);
     return pg_exec_simple(conn, sql, sql);
 }

@@ -252,8 +252,6 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         .types = "ttiittiiitttiiiitiii",
         .requires_caps = DB_CAP_PROCEDURES},
 
-    /* ---- withdraw_list.c ---- */
-
     /* ---- audit.c ---- */
     /* Each account: the ledger sums to the balance and its last entry ends at the balance. */
     [SQL_AUDIT_ACCOUNTS] = {

@@ -82,7 +82,6 @@ enum sql_id {
     SQL_WITHDRAW_DAY_TOTAL,
     SQL_WITHDRAW_CANCEL,
     SQL_WITHDRAW_FUNCTION_CALL,
-    /* withdraw_list.c */
     /* audit.c */
     SQL_AUDIT_ACCOUNTS,
     SQL_AUDIT_CHAIN,

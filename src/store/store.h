@@ -5,7 +5,7 @@
  * How it is built (docs/postgres.md, "The driver"):
  * - Each feature is written once, in a file of its own: account.c, request.c (the replay cache
  *   and idempotency keys), bank.c, verification.c (with the abuse limits and TOTP), ledger.c,
- *   withdraw.c, withdraw_list.c, lifecycle.c (with the payout worker's side), audit.c, schema.c.
+ *   withdraw.c (with the list), lifecycle.c (with the payout worker's side), audit.c, schema.c.
  *   They order the checks inside a transaction; the rules themselves (amounts, limits, the next
  *   ledger entry, refunds, confirmations) are domain/'s.
  * - They reach a database through a seam of a dozen verbs (db.h), with every statement in one

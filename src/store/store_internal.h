@@ -95,7 +95,7 @@ cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *
                          const char *actor_name, const enum withdraw_status *from,
                          enum withdraw_status to, const char *memo, int64_t now_ms);
 
-/* withdraw_list.c: reads stmt's current row of WITHDRAW_COLUMNS into a struct withdrawal at out
+/* withdraw.c: reads stmt's current row of WITHDRAW_COLUMNS into a struct withdrawal at out
  * (a db_row_reader): CASH_OK, or CASH_INTERNAL_ERROR for a value out of range. */
 cash_result withdraw_row_read(struct db_stmt *stmt, void *out);
 

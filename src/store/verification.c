@@ -26,14 +26,6 @@
 
 /* ---- abuse limits and TOTP enrolments ---- */
 
-/* Locks the member's row for the transaction where the driver has row locks; CASH_NOT_FOUND if
- * there is no such member. guard_record needs it held, so that the read and the write of the
- * guard are one step across processes. */
-static cash_result member_lock(struct db_tx *tx, const char *member_id)
-{
-    return db_step_key(tx, SQL_MEMBER_LOCK, member_id, NULL);
-}
-
 /* The member's guard as stored; zeros when the member never failed (no row). */
 static cash_result guard_read(struct db_tx *tx, const char *member_id, struct member_guard *out)
 {
@@ -267,10 +259,12 @@ static cash_result verification_record(struct db_tx *tx, const char *verificatio
                                verification_id, "a wrong verification code");
 }
 
-/* Locks the member of a stored verification; its absence breaks a foreign key. */
-static cash_result verification_member_lock(struct db_tx *tx, const char *member_id)
+/* Locks the member of a stored verification for the transaction where the driver has row locks
+ * (guard_record needs it held, so that the read and the write of the guard are one step across
+ * processes); its absence breaks a foreign key. */
+static cash_result member_lock(struct db_tx *tx, const char *member_id)
 {
-    cash_result result = member_lock(tx, member_id);
+    cash_result result = db_step_key(tx, SQL_MEMBER_LOCK, member_id, NULL);
     return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
 }
 
@@ -572,7 +566,7 @@ static cash_result verification_try_lock(struct db_tx *tx, struct verification_t
     cash_result result =
         verification_read(tx, SQL_VERIFICATION_LOCK, attempt->verification_id, before);
     if (result == CASH_OK) {
-        result = verification_member_lock(tx, before->member_id);
+        result = member_lock(tx, before->member_id);
     }
     if (result == CASH_OK) {
         result = guard_check(tx, before->member_id, attempt->now_ms, attempt->limits, guard);
@@ -676,7 +670,7 @@ static cash_result verification_call_guard(struct db_tx *tx, const struct verifi
     if (outcome == CALL_NO_ANSWER || outcome == CALL_FAILED) {
         return CASH_OK; /* no digits: nothing to count */
     }
-    cash_result result = verification_member_lock(tx, before->member_id);
+    cash_result result = member_lock(tx, before->member_id);
     if (result != CASH_OK) {
         return result;
     }
