@@ -262,10 +262,8 @@ static cash_result audit_body(struct db_tx *tx, void *context_pointer)
     return result;
 }
 
-/*
- * Checks every ledger invariant of store.h in one read transaction; report (may be NULL) is
- * called once per problem. CASH_OK when the check ran, whatever it found: *problems_out counts.
- */
+/* Checks every ledger invariant of store.h in one read transaction; report (may be NULL) is
+ * called once per problem. CASH_OK when the check ran, whatever it found: *problems_out counts. */
 cash_result store_ledger_verify(struct store *store,
                                 void (*report)(void *context, const char *problem), void *context,
                                 size_t *problems_out)

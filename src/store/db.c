@@ -71,7 +71,6 @@ int db_control(struct store *store, int op, void *argument)
 }
 
 /* ---- statements ---- */
-
 struct db_stmt *db_statement(struct db_tx *tx, enum sql_id id)
 {
     return tx->driver->statement(tx, id, NULL);
@@ -167,7 +166,6 @@ cash_result db_prepare_all(struct store *store, enum sql_id *failed_out)
 }
 
 /* ---- statements built at run time ---- */
-
 void db_query_start(struct db_query *query, const char *sql)
 {
     query->length = 0;
@@ -233,7 +231,6 @@ struct db_stmt *db_query_statement(struct db_tx *tx, const struct db_query *quer
 }
 
 /* ---- rows ---- */
-
 bool db_copy_text(char *out, size_t out_size, const char *text)
 {
     size_t length = strlen(text);
@@ -395,7 +392,6 @@ cash_result db_row_check(const struct db_row *row, const char *what)
 }
 
 /* ---- reading rows ---- */
-
 cash_result db_step_key(struct db_tx *tx, enum sql_id id, const char *key,
                         struct db_stmt **stmt_out)
 {
@@ -474,7 +470,6 @@ cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out)
 }
 
 /* ---- the store (store.h) ---- */
-
 #define SQLITE_SCHEME "sqlite:"
 
 static bool url_has_scheme(const char *url, const char *scheme)

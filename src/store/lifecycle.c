@@ -30,7 +30,6 @@
 #include "store/store_internal.h"
 
 /* ---- shared inside a transaction (store_internal.h) ---- */
-
 /* A withdrawal, unlocked, inside the caller's transaction; CASH_NOT_FOUND if none. */
 static cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id,
                                    struct withdrawal *out)
@@ -47,11 +46,9 @@ static cash_result withdrawal_lock(struct db_tx *tx, const char *withdraw_id,
     return db_read_key(tx, SQL_WITHDRAWAL_LOCK, withdraw_id, withdraw_row_read, out);
 }
 
-/*
- * The locks of a transaction that moves a withdrawal's money, in their one order: reads the
+/* The locks of a transaction that moves a withdrawal's money, in their one order: reads the
  * withdrawal to find its account, locks the account (account_lock), then locks the withdrawal row
- * and reads it again as it is now. CASH_NOT_FOUND if there is no such withdrawal.
- */
+ * and reads it again as it is now. CASH_NOT_FOUND if there is no such withdrawal. */
 static cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_id,
                                                 struct withdrawal *out)
 {
@@ -85,7 +82,6 @@ cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *
 }
 
 /* ---- helpers ---- */
-
 /* One COUNT(*) of a statement bound with one or two texts (second may be NULL). */
 static cash_result life_count(struct db_tx *tx, enum sql_id id, const char *first,
                               const char *second, int64_t *count_out)
@@ -105,9 +101,9 @@ static const char *operator_actor(const char *operator_name)
 }
 
 /* ---- confirm ---- */
-
-struct confirm_context {
-    const struct withdraw_confirm *request;
+/* A confirmation's, a rejection's or a settlement's input, and the withdrawal it leaves. */
+struct withdrawal_call {
+    const void *request;
     struct withdrawal out;
 };
 
@@ -154,7 +150,7 @@ static cash_result confirm_record(struct db_tx *tx, const struct withdraw_confir
 
 static cash_result confirm_body(struct db_tx *tx, void *context_pointer)
 {
-    struct confirm_context *context = context_pointer;
+    struct withdrawal_call *context = context_pointer;
     const struct withdraw_confirm *request = context->request;
     struct withdrawal before;
     cash_result result = withdrawal_lock(tx, request->withdraw_id, &before);
@@ -182,27 +178,19 @@ static cash_result confirm_body(struct db_tx *tx, void *context_pointer)
     return result;
 }
 
-/*
- * An operator confirms a withdrawal (store.h): CASH_VALIDATION_ERROR for a name that is not
- * withdraw_operator_name_valid(); *out is the withdrawal afterwards.
- */
+/* An operator confirms a withdrawal (store.h): CASH_VALIDATION_ERROR for a name that is not
+ * withdraw_operator_name_valid(); *out is the withdrawal afterwards. */
 cash_result store_withdraw_confirm(struct store *store, const struct withdraw_confirm *request,
                                    struct withdrawal *out)
 {
     if (!withdraw_operator_name_valid(request->operator_name)) {
         return CASH_VALIDATION_ERROR;
     }
-    struct confirm_context context = {.request = request};
+    struct withdrawal_call context = {.request = request};
     return db_run_out(store, DB_WRITE, confirm_body, &context, out, &context.out, sizeof(*out));
 }
 
 /* ---- reject ---- */
-
-struct reject_context {
-    const struct withdraw_reject *request;
-    struct withdrawal out;
-};
-
 static cash_result reject_update(struct db_tx *tx, const struct withdraw_reject *request)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_REJECT_UPDATE);
@@ -227,7 +215,7 @@ static cash_result reject_refund(struct db_tx *tx, const struct withdraw_reject 
 
 static cash_result reject_body(struct db_tx *tx, void *context_pointer)
 {
-    struct reject_context *context = context_pointer;
+    struct withdrawal_call *context = context_pointer;
     const struct withdraw_reject *request = context->request;
     struct withdrawal before;
     cash_result result = withdrawal_lock_with_account(tx, request->withdraw_id, &before);
@@ -250,11 +238,9 @@ static cash_result reject_body(struct db_tx *tx, void *context_pointer)
     return result;
 }
 
-/*
- * An operator rejects a withdrawal with a refund (store.h): CASH_VALIDATION_ERROR for a memo that
+/* An operator rejects a withdrawal with a refund (store.h): CASH_VALIDATION_ERROR for a memo that
  * is not withdraw_memo_valid() or a name (when given) that is not withdraw_operator_name_valid();
- * *out is the withdrawal afterwards.
- */
+ * *out is the withdrawal afterwards. */
 cash_result store_withdraw_reject(struct store *store, const struct withdraw_reject *request,
                                   struct withdrawal *out)
 {
@@ -263,12 +249,11 @@ cash_result store_withdraw_reject(struct store *store, const struct withdraw_rej
         (name[0] != '\0' && !withdraw_operator_name_valid(name))) {
         return CASH_VALIDATION_ERROR;
     }
-    struct reject_context context = {.request = request};
+    struct withdrawal_call context = {.request = request};
     return db_run_out(store, DB_WRITE, reject_body, &context, out, &context.out, sizeof(*out));
 }
 
 /* ---- events ---- */
-
 struct events_context {
     const char *withdraw_id;
     struct withdraw_event *out;
@@ -320,7 +305,6 @@ cash_result store_withdraw_events(struct store *store, const char *withdraw_id,
 }
 
 /* ---- the payout worker (SPEC 4) ---- */
-
 /* Claims lost to another worker before this call answers CASH_NOT_FOUND. */
 #define CLAIM_TRIES_MAX 5
 /* The longest bank transaction id (SPEC 4; the column's limit). */
@@ -336,7 +320,6 @@ static bool owner_valid(const char *owner)
 }
 
 /* ---- claim ---- */
-
 struct claim_context {
     struct withdraw_claim *claim;
     struct withdrawal out;
@@ -396,11 +379,9 @@ static cash_result claim_body(struct db_tx *tx, void *context_pointer)
     return result;
 }
 
-/*
- * Claims one withdrawal for the payout (store.h): CASH_VALIDATION_ERROR for an owner out of
+/* Claims one withdrawal for the payout (store.h): CASH_VALIDATION_ERROR for an owner out of
  * 1..PAYOUT_OWNER_BYTES_MAX bytes or a lease below 1 ms; CASH_NOT_FOUND when nothing is
- * claimable, or when other workers took CLAIM_TRIES_MAX picks in a row before this one could.
- */
+ * claimable, or when other workers took CLAIM_TRIES_MAX picks in a row before this one could. */
 cash_result store_withdraw_claim(struct store *store, struct withdraw_claim *claim,
                                  struct withdrawal *out)
 {
@@ -420,7 +401,6 @@ cash_result store_withdraw_claim(struct store *store, struct withdraw_claim *cla
 }
 
 /* ---- renew ---- */
-
 struct renew_context {
     const char *withdraw_id;
     const char *owner;
@@ -437,10 +417,8 @@ static cash_result renew_body(struct db_tx *tx, void *context_pointer)
     return db_exec_one(stmt, CASH_INVALID_STATUS);
 }
 
-/*
- * Extends a claim to now_ms + lease_ms (store.h): CASH_VALIDATION_ERROR as for a claim;
- * CASH_INVALID_STATUS if owner no longer holds it.
- */
+/* Extends a claim to now_ms + lease_ms (store.h): CASH_VALIDATION_ERROR as for a claim;
+ * CASH_INVALID_STATUS if owner no longer holds it. */
 cash_result store_withdraw_claim_renew(struct store *store, const char *withdraw_id,
                                        const char *owner, int64_t now_ms, int64_t lease_ms)
 {
@@ -453,12 +431,6 @@ cash_result store_withdraw_claim_renew(struct store *store, const char *withdraw
 }
 
 /* ---- settle ---- */
-
-struct settle_context {
-    const struct withdraw_outcome *outcome;
-    struct withdrawal out;
-};
-
 /* The UPDATE guarded by the claim's owner: CASH_INVALID_STATUS if it no longer holds it. */
 static cash_result settle_update(struct db_tx *tx, const struct withdraw_outcome *outcome,
                                  enum withdraw_status to)
@@ -476,8 +448,8 @@ static cash_result settle_update(struct db_tx *tx, const struct withdraw_outcome
 
 static cash_result settle_body(struct db_tx *tx, void *context_pointer)
 {
-    struct settle_context *context = context_pointer;
-    const struct withdraw_outcome *outcome = context->outcome;
+    struct withdrawal_call *context = context_pointer;
+    const struct withdraw_outcome *outcome = context->request;
     const enum withdraw_status to = outcome->completed ? WITHDRAW_COMPLETED : WITHDRAW_FAILED;
     struct withdrawal before;
     /* Only a FAILED one moves money; a COMPLETED one is locked by its UPDATE alone. */
@@ -526,16 +498,14 @@ static bool outcome_valid(const struct withdraw_outcome *outcome)
     return length >= 1 && length <= PAYOUT_FAILURE_CODE_BYTES_MAX && outcome->history_id != NULL;
 }
 
-/*
- * Records the bank's answer (store.h): CASH_VALIDATION_ERROR for an outcome that lacks what its
- * kind needs (outcome_valid); *out is the withdrawal afterwards.
- */
+/* Records the bank's answer (store.h): CASH_VALIDATION_ERROR for an outcome that lacks what its
+ * kind needs (outcome_valid); *out is the withdrawal afterwards. */
 cash_result store_withdraw_settle(struct store *store, const struct withdraw_outcome *outcome,
                                   struct withdrawal *out)
 {
     if (!outcome_valid(outcome)) {
         return CASH_VALIDATION_ERROR;
     }
-    struct settle_context context = {.outcome = outcome};
+    struct withdrawal_call context = {.request = outcome};
     return db_run_out(store, DB_WRITE, settle_body, &context, out, &context.out, sizeof(*out));
 }

@@ -117,10 +117,8 @@ struct sql_statement {
 /* The catalogue entry of id. */
 const struct sql_statement *sql_statement_of(enum sql_id id);
 
-/*
- * The text a driver with caps runs for id, its row lock appended, into out; false (logged) if it
- * does not fit.
- */
+/* The text a driver with caps runs for id, its row lock appended, into out; false (logged) if it
+ * does not fit. */
 bool sql_text(enum sql_id id, unsigned caps, char *out, size_t out_size);
 
 /* The highest $n in text (0 for none); -1 past SQL_PARAMS_MAX. */

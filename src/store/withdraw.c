@@ -99,7 +99,6 @@ static cash_result withdraw_insert(struct db_tx *tx, const struct withdrawal *w)
 }
 
 /* ---- the request ---- */
-
 struct withdraw_context {
     struct withdraw_create *request;
     const char *account_id; /* NULL: any account */
@@ -207,12 +206,9 @@ static cash_result withdraw_create_one(struct store *store, struct withdraw_cont
     return result;
 }
 
-/*
- * Requests a withdrawal in one transaction (store.h): CASH_DUPLICATED_SIGNATURE,
- * CASH_SECOND_FACTOR_REQUIRED, CASH_BANK_ACCOUNT_NOT_REGISTERED, CASH_BANK_ACCOUNT_COOLING_OFF,
- * CASH_DAILY_LIMIT_EXCEEDED, CASH_NOT_ENOUGH_BALANCE in this order, CASH_CONFLICT for a used
- * withdraw or history id; nothing is written unless CASH_OK.
- */
+/* Requests a withdrawal in one transaction (store.h): CASH_DUPLICATED_SIGNATURE, then the
+ * refusals in struct withdraw_create's order; CASH_CONFLICT for a used withdraw or history id;
+ * nothing is written unless CASH_OK. */
 cash_result store_withdraw_create(struct store *store, struct withdraw_create *create,
                                   struct withdrawal *out, struct store_request *request)
 {
@@ -239,7 +235,6 @@ cash_result store_withdraw_create(struct store *store, struct withdraw_create *c
 }
 
 /* ---- reads ---- */
-
 /* One withdrawal (store.h); another account's is CASH_NOT_FOUND unless account_id is NULL. */
 cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
                                struct withdrawal *out)
@@ -257,7 +252,6 @@ cash_result store_withdraw_get(struct store *store, const char *account_id, cons
 }
 
 /* ---- the list (SPEC 2) ---- */
-
 #define LIKE_PATTERN_BYTES_MAX (2 * HOLDER_NAME_BYTES_MAX + 3)
 
 /* The column of each field and whether it holds text (domain/query.h: enum withdraw_field). */
@@ -409,10 +403,8 @@ static cash_result withdraw_list_body(struct db_tx *tx, void *context_pointer)
     return withdraw_list_next_key(stmt, context->next_key);
 }
 
-/*
- * Withdrawals newest first (store.h). CASH_VALIDATION_ERROR for a limit, condition count or
- * condition out of range. On an error out[] may hold partial rows; the count does not.
- */
+/* Withdrawals newest first (store.h). CASH_VALIDATION_ERROR for a limit, condition count or
+ * condition out of range. On an error out[] may hold partial rows; the count does not. */
 cash_result store_withdraw_list(struct store *store, const struct withdraw_query *query,
                                 struct withdrawal *out, size_t *count_out,
                                 char next_key_out[WITHDRAW_ID_LENGTH + 1])
@@ -437,7 +429,6 @@ cash_result store_withdraw_list(struct store *store, const struct withdraw_query
 }
 
 /* ---- cancel (SPEC 4) ---- */
-
 /* The conditional UPDATE; its RETURNING row is the withdrawal as canceled. */
 static cash_result withdraw_cancel_update(struct db_tx *tx, struct withdraw_context *context)
 {
