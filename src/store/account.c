@@ -7,7 +7,6 @@
 #include "store/store_internal.h"
 
 /* ---- accounts ---- */
-
 struct account_context {
     const char *account_id;
     const struct account *account;
@@ -30,11 +29,9 @@ static cash_result account_insert(struct db_tx *tx, void *context_pointer)
     return db_exec(stmt, NULL);
 }
 
-/*
- * Creates an account (store.h). SPEC 3: every balance change has a ledger entry, so an account
+/* Creates an account (store.h). SPEC 3: every balance change has a ledger entry, so an account
  * starts with balance and point 0 (anything else is CASH_VALIDATION_ERROR); money arrives by
- * store_balance_credit. CASH_CONFLICT if the id exists.
- */
+ * store_balance_credit. CASH_CONFLICT if the id exists. */
 cash_result store_account_create(struct store *store, const struct account *account)
 {
     if (account->balance_won != 0 || account->point_won != 0) {
@@ -126,7 +123,6 @@ cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *bala
 }
 
 /* ---- members ---- */
-
 struct member_context {
     const char *member_id;
     const struct member *member;
@@ -199,7 +195,6 @@ cash_result store_member_update(struct store *store, const char *member_id,
 }
 
 /* ---- API keys ---- */
-
 struct api_key_context {
     const char *api_key;
     const struct api_key *key;
@@ -224,10 +219,8 @@ static cash_result api_key_insert(struct db_tx *tx, void *context_pointer)
     return db_exec(stmt, NULL);
 }
 
-/*
- * Stores an API key of a member (store.h): CASH_NOT_FOUND without the member, CASH_CONFLICT for
- * a key that exists. The secret is stored sealed, as given.
- */
+/* Stores an API key of a member (store.h): CASH_NOT_FOUND without the member, CASH_CONFLICT for
+ * a key that exists. The secret is stored sealed, as given. */
 cash_result store_api_key_create(struct store *store, const struct api_key *key, int64_t now_ms)
 {
     struct api_key_context context = {.key = key, .now_ms = now_ms};

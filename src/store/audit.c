@@ -262,18 +262,13 @@ static cash_result audit_body(struct db_tx *tx, void *context_pointer)
     return result;
 }
 
-/*
- * Checks every ledger invariant of store.h in one read transaction; report (may be NULL) is
- * called once per problem. CASH_OK when the check ran, whatever it found: *problems_out counts.
- */
+/* Checks every ledger invariant of store.h in one read transaction; report (may be NULL) is
+ * called once per problem. CASH_OK when the check ran, whatever it found: *problems_out counts. */
 cash_result store_ledger_verify(struct store *store,
                                 void (*report)(void *context, const char *problem), void *context,
                                 size_t *problems_out)
 {
     struct audit audit = {.report = report, .report_context = context};
-    cash_result result = db_run(store, DB_SNAPSHOT, audit_body, &audit);
-    if (result == CASH_OK) {
-        *problems_out = audit.problems;
-    }
-    return result;
+    return db_run_out(store, DB_SNAPSHOT, audit_body, &audit, problems_out, &audit.problems,
+                      sizeof(*problems_out));
 }

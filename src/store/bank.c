@@ -75,11 +75,9 @@ static cash_result bank_set_body(struct db_tx *tx, void *context_pointer)
     return bank_read(tx, bank->account_id, &context->out);
 }
 
-/*
- * Registers or replaces the bank account (store.h), spending factor (when given) in the same
+/* Registers or replaces the bank account (store.h), spending factor (when given) in the same
  * transaction: CASH_SECOND_FACTOR_REQUIRED, then CASH_NOT_FOUND for an unknown account. The row
- * given to request->render is the bank account as stored.
- */
+ * given to request->render is the bank account as stored. */
 cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
                                    struct second_factor *factor, struct store_request *request)
 {
@@ -117,10 +115,8 @@ static cash_result bank_delete_body(struct db_tx *tx, void *context_pointer)
     return db_exec_one(stmt, CASH_NOT_FOUND); /* none: rolls back, the factor is not spent */
 }
 
-/*
- * Removes the bank account (store.h): CASH_SECOND_FACTOR_REQUIRED, then CASH_NOT_FOUND when none
- * is registered; either way nothing is written and the factor is not spent.
- */
+/* Removes the bank account (store.h): CASH_SECOND_FACTOR_REQUIRED, then CASH_NOT_FOUND when none
+ * is registered; either way nothing is written and the factor is not spent. */
 cash_result store_bank_account_delete(struct store *store, const char *account_id,
                                       struct second_factor *factor, struct store_request *request)
 {

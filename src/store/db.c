@@ -50,6 +50,16 @@ cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *c
     }
 }
 
+cash_result db_run_out(struct store *store, enum db_mode mode, db_body body, void *context,
+                       void *out, const void *from, size_t size)
+{
+    cash_result result = db_run(store, mode, body, context);
+    if (result == CASH_OK) {
+        memcpy(out, from, size);
+    }
+    return result;
+}
+
 bool db_tx_can(const struct db_tx *tx, enum db_capability capability)
 {
     return (tx->driver->caps & (unsigned)capability) != 0;
@@ -61,7 +71,6 @@ int db_control(struct store *store, int op, void *argument)
 }
 
 /* ---- statements ---- */
-
 struct db_stmt *db_statement(struct db_tx *tx, enum sql_id id)
 {
     return tx->driver->statement(tx, id, NULL);
@@ -157,7 +166,6 @@ cash_result db_prepare_all(struct store *store, enum sql_id *failed_out)
 }
 
 /* ---- statements built at run time ---- */
-
 void db_query_start(struct db_query *query, const char *sql)
 {
     query->length = 0;
@@ -205,8 +213,7 @@ void db_query_int64(struct db_query *query, const char *fragment, int64_t number
     db_query_param(query, fragment, false, NULL, number);
 }
 
-struct db_stmt *db_query_statement(struct db_tx *tx, const struct db_query *query,
-                                   const char *what)
+struct db_stmt *db_query_statement(struct db_tx *tx, const struct db_query *query, const char *what)
 {
     if (!query->ok) {
         log_error("store: %s: the SQL does not fit DB_QUERY_BYTES_MAX", what);
@@ -224,7 +231,6 @@ struct db_stmt *db_query_statement(struct db_tx *tx, const struct db_query *quer
 }
 
 /* ---- rows ---- */
-
 bool db_copy_text(char *out, size_t out_size, const char *text)
 {
     size_t length = strlen(text);
@@ -386,7 +392,6 @@ cash_result db_row_check(const struct db_row *row, const char *what)
 }
 
 /* ---- reading rows ---- */
-
 cash_result db_step_key(struct db_tx *tx, enum sql_id id, const char *key,
                         struct db_stmt **stmt_out)
 {
@@ -427,11 +432,7 @@ cash_result db_get(struct store *store, enum sql_id id, const char *key, db_row_
         log_error("store: a row of %zu bytes is larger than DB_ROW_BYTES_MAX", out_size);
         return CASH_INTERNAL_ERROR;
     }
-    cash_result result = db_run(store, DB_READ, db_get_body, &call);
-    if (result == CASH_OK) {
-        memcpy(out, call.row, out_size);
-    }
-    return result;
+    return db_run_out(store, DB_READ, db_get_body, &call, out, call.row, out_size);
 }
 
 cash_result db_read_rows(struct db_stmt *stmt, db_row_reader reader, void *out, size_t size,
@@ -469,7 +470,6 @@ cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out)
 }
 
 /* ---- the store (store.h) ---- */
-
 #define SQLITE_SCHEME "sqlite:"
 
 static bool url_has_scheme(const char *url, const char *scheme)

@@ -109,12 +109,15 @@ struct db_stmt {
     const struct db_driver *driver;
 };
 
-/*
- * Runs body in mode on a connection of store, again from the start (after a short random pause)
+/* Runs body in mode on a connection of store, again from the start (after a short random pause)
  * while the driver says so, at most DB_TRANSACTION_ATTEMPTS_MAX times; past them
- * CASH_SERVICE_UNAVAILABLE. Returns what the last run returned: CASH_OK only if it committed.
- */
+ * CASH_SERVICE_UNAVAILABLE. Returns what the last run returned: CASH_OK only if it committed. */
 cash_result db_run(struct store *store, enum db_mode mode, db_body body, void *context);
+
+/* db_run(), then on CASH_OK the size bytes at from (the body's output, in its context) copied to
+ * out: a store function's outs are written only when it committed. */
+cash_result db_run_out(struct store *store, enum db_mode mode, db_body body, void *context,
+                       void *out, const void *from, size_t size);
 
 /* Whether the driver running tx has the capability. */
 bool db_tx_can(const struct db_tx *tx, enum db_capability capability);
@@ -195,11 +198,9 @@ cash_result db_read_rows(struct db_stmt *stmt, db_row_reader reader, void *out, 
  * the statement's end; no row or a bad value is CASH_INTERNAL_ERROR (logged with what). */
 cash_result db_step_int64(struct db_stmt *stmt, const char *what, int64_t *out);
 
-/*
- * A statement built at run time from fixed fragments only: every value is a parameter, numbered
+/* A statement built at run time from fixed fragments only: every value is a parameter, numbered
  * ($1, $2, ...) and bound in the order it was added, so that the text and its binds agree.
- * Text values are borrowed until the body returns.
- */
+ * Text values are borrowed until the body returns. */
 #define DB_QUERY_BYTES_MAX 4096
 struct db_query {
     char sql[DB_QUERY_BYTES_MAX];

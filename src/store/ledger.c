@@ -48,10 +48,7 @@ static cash_result ledger_update(struct db_tx *tx, const struct ledger_change *c
     entry->new_point_won = db_row_int64(&row);
     result = db_row_check(&row, "ledger update");
     /* Run to its end, so that the change is done before the entry is written. */
-    if (result == CASH_OK && db_step(stmt) != CASH_NOT_FOUND) {
-        result = CASH_INTERNAL_ERROR;
-    }
-    return result;
+    return result == CASH_OK ? db_step_end(stmt) : result;
 }
 
 static cash_result ledger_insert(struct db_tx *tx, const struct history_entry *entry)
@@ -131,7 +128,6 @@ cash_result ledger_refund(struct db_tx *tx, const struct withdrawal *withdrawal,
 }
 
 /* ---- the manual recharge ---- */
-
 struct credit_context {
     struct ledger_change change;
     struct history_entry out;
@@ -143,11 +139,9 @@ static cash_result credit_body(struct db_tx *tx, void *context_pointer)
     return ledger_apply(tx, &context->change, &context->out);
 }
 
-/*
- * A manual recharge (store.h): amount_won in 1..AMOUNT_WON_ABSOLUTE_MAX and a memo that fits,
+/* A manual recharge (store.h): amount_won in 1..AMOUNT_WON_ABSOLUTE_MAX and a memo that fits,
  * else CASH_VALIDATION_ERROR; CASH_NOT_FOUND without the account; CASH_CONFLICT for a used
- * history_id.
- */
+ * history_id. */
 cash_result store_balance_credit(struct store *store, const char *account_id, int64_t amount_won,
                                  const char *memo, const char *history_id, int64_t now_ms,
                                  struct history_entry *out)
@@ -175,7 +169,6 @@ cash_result store_balance_credit(struct store *store, const char *account_id, in
 }
 
 /* ---- history ---- */
-
 struct history_context {
     const struct history_query *query;
     struct history_entry *out;
@@ -247,9 +240,6 @@ cash_result store_history_list(struct store *store, const struct history_query *
         return CASH_VALIDATION_ERROR;
     }
     struct history_context context = {.query = query, .out = out, .count = 0};
-    cash_result result = db_run(store, DB_READ, history_body, &context);
-    if (result == CASH_OK) {
-        *count_out = context.count;
-    }
-    return result;
+    return db_run_out(store, DB_READ, history_body, &context, count_out, &context.count,
+                      sizeof(*count_out));
 }

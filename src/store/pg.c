@@ -31,7 +31,6 @@ struct pg_params {
 };
 
 /* ---- errors ---- */
-
 static bool sqlstate_is(const char *state, const char *expected)
 {
     return state != NULL && strcmp(state, expected) == 0;
@@ -53,11 +52,9 @@ static bool sqlstate_unavailable(const char *state)
            sqlstate_class_is(state, "08");   /* connection exception */
 }
 
-/*
- * Maps a failed result to a cash_result, logging the SQLSTATE and the primary message (never
+/* Maps a failed result to a cash_result, logging the SQLSTATE and the primary message (never
  * the DETAIL, which may quote stored values). Marks conn retry or lost as they apply. res may be
- * NULL when libpq could not even send.
- */
+ * NULL when libpq could not even send. */
 static cash_result pg_fail(struct pg_conn *conn, const PGresult *res, const char *what)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -121,7 +118,6 @@ static bool pg_whole_number(const char *text, int64_t *out)
 }
 
 /* ---- statements ---- */
-
 struct pg_db_stmt {
     struct db_stmt base; /* first member */
     struct pg_conn *conn;
@@ -140,11 +136,6 @@ struct pg_db_stmt {
 static struct pg_db_stmt *pg_stmt_of(struct db_stmt *stmt)
 {
     return (struct pg_db_stmt *)stmt;
-}
-
-static struct pg_conn *pg_conn_of_tx(struct db_tx *tx)
-{
-    return (struct pg_conn *)tx;
 }
 
 /* Reads a streaming statement's results to the end, so that the connection is free again. */
@@ -235,7 +226,7 @@ static bool pg_db_prepare(struct pg_conn *conn, enum sql_id id)
 
 static struct db_stmt *pg_db_statement(struct db_tx *tx, enum sql_id id, const char *text)
 {
-    struct pg_conn *conn = pg_conn_of_tx(tx);
+    struct pg_conn *conn = (struct pg_conn *)tx; /* its first member */
     size_t slot = text != NULL ? SQL_COUNT : (size_t)id;
     if (text == NULL && !conn->prepared[id] && !pg_db_prepare(conn, id)) {
         return NULL;
@@ -407,12 +398,6 @@ static int pg_db_column_count(struct db_stmt *base)
     return PQnfields(stmt->res);
 }
 
-static bool pg_db_column_is_null(struct db_stmt *base, int column)
-{
-    struct pg_db_stmt *stmt = pg_stmt_of(base);
-    return PQgetisnull(stmt->res, stmt->row, column) == 1;
-}
-
 static const char *pg_db_column_text(struct db_stmt *base, int column)
 {
     struct pg_db_stmt *stmt = pg_stmt_of(base);
@@ -420,6 +405,11 @@ static const char *pg_db_column_text(struct db_stmt *base, int column)
         return NULL;
     }
     return PQgetvalue(stmt->res, stmt->row, column);
+}
+
+static bool pg_db_column_is_null(struct db_stmt *stmt, int column)
+{
+    return pg_db_column_text(stmt, column) == NULL;
 }
 
 /* A whole number (BIGINT, INTEGER, or a NUMERIC sum without a fraction). */
@@ -430,7 +420,7 @@ static bool pg_db_column_int64(struct db_stmt *stmt, int column, int64_t *out)
 
 static cash_result pg_db_exec_simple(struct db_tx *tx, const char *sql)
 {
-    struct pg_conn *conn = pg_conn_of_tx(tx);
+    struct pg_conn *conn = (struct pg_conn *)tx; /* its first member */
     pg_stream_drain(conn);
     return pg_exec_simple(conn, sql, sql);
 }
@@ -442,15 +432,12 @@ struct pg_store *pg_store_of(struct store *store)
 }
 
 /* ---- connections ---- */
-
 /* Session settings of every connection: bounded waits, and no NOTICE chatter. */
 #define PG_SESSION_SQL_BYTES_MAX 160
 
-/*
- * Notices are not logged ("relation already exists, skipping" and the like). One kind matters:
+/* Notices are not logged ("relation already exists, skipping" and the like). One kind matters:
  * a FATAL error that arrives while the connection is idle (pg_terminate_backend, a shutdown)
- * reaches libpq as a notice, and means the session is gone.
- */
+ * reaches libpq as a notice, and means the session is gone. */
 static void pg_notice_receive(void *context, const PGresult *res)
 {
     struct pg_conn *conn = context;
@@ -480,11 +467,9 @@ static void pg_conn_close(struct pg_conn *conn)
     conn->lost = false;
 }
 
-/*
- * Connects conn. Defaults come before the URL, so that the URL may override them (libpq keeps
+/* Connects conn. Defaults come before the URL, so that the URL may override them (libpq keeps
  * the last value of a repeated keyword). CASH_SERVICE_UNAVAILABLE when the server cannot be
- * reached; why (may be NULL) tells libpq's reason.
- */
+ * reached; why (may be NULL) tells libpq's reason. */
 static cash_result pg_conn_open(const char *url, struct pg_conn *conn, char *why, size_t why_size)
 {
     static const char *const keywords[] = {
@@ -514,12 +499,10 @@ static cash_result pg_conn_open(const char *url, struct pg_conn *conn, char *why
     return result;
 }
 
-/*
- * Whether an idle pooled connection still works, without a round trip: reads what the server
+/* Whether an idle pooled connection still works, without a round trip: reads what the server
  * may have sent meanwhile - the FATAL of pg_terminate_backend or of a shutdown (a notice, see
  * pg_notice_receive), then the end of the stream (a second read sees it once the first has taken
- * the message).
- */
+ * the message). */
 static bool pg_conn_alive(struct pg_conn *conn)
 {
     for (int read = 0; read < 2; read++) {
@@ -535,7 +518,6 @@ static bool pg_conn_alive(struct pg_conn *conn)
 }
 
 /* ---- the pool ---- */
-
 /* A free connection, preferring one already connected; NULL if all are checked out. */
 static struct pg_conn *pool_idle_locked(struct pg_store *store)
 {
@@ -607,7 +589,6 @@ static cash_result pool_checkout(struct pg_store *store, struct pg_conn **out)
 }
 
 /* ---- running bodies ---- */
-
 /* How each mode begins; NULL: no transaction (a read, or one autocommitted statement). */
 static const char *const pg_mode_begin[] = {
     [DB_READ] = NULL,
@@ -647,10 +628,8 @@ static void pg_rollback(struct pg_conn *conn)
     PQclear(res);
 }
 
-/*
- * One run of body on conn, its statements ended before the transaction is; *again when running
- * it once more is both safe and worth it.
- */
+/* One run of body on conn, its statements ended before the transaction is; *again when running
+ * it once more is both safe and worth it. */
 static cash_result pg_attempt(struct pg_conn *conn, enum db_mode mode, db_body body, void *context,
                               bool *again)
 {
@@ -696,7 +675,6 @@ static cash_result pg_driver_run(struct store *base, enum db_mode mode, db_body 
 }
 
 /* ---- open and close ---- */
-
 /* Checks the URL's syntax with libpq before anything is connected. */
 static bool pg_url_valid(const char *url, char *why, size_t why_size)
 {
@@ -729,12 +707,10 @@ static void pg_store_free(struct pg_store *store)
     free(store);
 }
 
-/*
- * Opens the PostgreSQL database at url (a libpq URL) with a pool of options->pool_size
+/* Opens the PostgreSQL database at url (a libpq URL) with a pool of options->pool_size
  * connections (DB_POOL_DEFAULT when 0), connecting the first one now so that a wrong URL or an
  * unreachable server is reported at once: CASH_VALIDATION_ERROR for a URL libpq cannot parse,
- * CASH_SERVICE_UNAVAILABLE when the server cannot be reached. *out is owned by the caller.
- */
+ * CASH_SERVICE_UNAVAILABLE when the server cannot be reached. *out is owned by the caller. */
 cash_result store_pg_open(const char *url, const struct store_options *options, struct store **out,
                           char *why, size_t why_size)
 {
@@ -783,7 +759,6 @@ static void pg_close(struct store *base)
 }
 
 /* ---- durability (SPEC 7) ---- */
-
 /* NULL where the engine has no such setting (CockroachDB has no fsync to turn off). */
 static const char SQL_DURABILITY[] =
     "SELECT current_setting('fsync', true), current_setting('synchronous_commit', true)";
@@ -819,10 +794,8 @@ static bool synchronous_commit_durable(const char *value)
     return false;
 }
 
-/*
- * store_durability_check (store.h), on the settings a pooled connection really runs with: those
- * of the server, the database, the role and the URL's options together.
- */
+/* store_durability_check (store.h), on the settings a pooled connection really runs with: those
+ * of the server, the database, the role and the URL's options together. */
 static cash_result pg_durability_check(struct store *base, char *why, size_t why_size)
 {
     struct durability_context context;

@@ -205,11 +205,9 @@ static const char SQL_WITHDRAW_FUNCTION_CREATE[] =
     "    OUT holder_name_copied text)\n"
     "LANGUAGE plpgsql AS $cashd$" WITHDRAW_FUNCTION_BODY "$cashd$";
 
-/*
- * Installers of several processes follow one another on the newest schema_version row's lock;
+/* Installers of several processes follow one another on the newest schema_version row's lock;
  * the second then finds the first's function in place and leaves it (two CREATE OR REPLACE of
- * one function at once fail with "tuple concurrently updated").
- */
+ * one function at once fail with "tuple concurrently updated"). */
 static const char SQL_INSTALL_LOCK[] =
     "SELECT version FROM schema_version ORDER BY version DESC LIMIT 1 FOR UPDATE";
 static const char SQL_INSTALLED[] = "SELECT COUNT(*) FROM pg_catalog.pg_proc"
@@ -227,7 +225,6 @@ static const cash_result withdraw_function_outcomes[] = {
 };
 
 /* ---- installing ---- */
-
 static cash_result function_install_body(struct db_tx *tx, void *context)
 {
     (void)context;
@@ -264,7 +261,6 @@ cash_result pg_function_install(struct store *store)
 }
 
 /* ---- calling ---- */
-
 static void withdraw_function_bind(struct db_stmt *stmt, const struct withdraw_create *create,
                                    const struct store_request *request)
 {
@@ -357,11 +353,9 @@ static cash_result withdraw_one_body(struct db_tx *tx, void *pointer)
     return result;
 }
 
-/*
- * The driver's one-statement withdrawal (db.h: withdraw_create_one): taken while the function is
+/* The driver's one-statement withdrawal (db.h: withdraw_create_one): taken while the function is
  * in place; run again on 40001/40P01 only, as one statement; the request's outs settled as
- * request_run settles them.
- */
+ * request_run settles them. */
 cash_result pg_withdraw_create_one(struct store *base, struct withdraw_create *create,
                                    struct store_request *request, struct bank_account *bank_out,
                                    int64_t *confirmed_ms_out, bool *taken)

@@ -64,11 +64,10 @@ struct pg_store *pg_store_of(struct store *store);
 extern const struct db_driver pg_driver;
 
 /*
- * The server-side function of the driver (pg_function.c). pg_function_install (struct
- * db_driver: migrated) creates or replaces it after the migrations and sets
- * withdraw_function when it is in place; an engine that refuses it leaves that false (logged)
- * and CASH_OK, so that withdrawals keep the statements of withdraw.c.
- * CASH_SERVICE_UNAVAILABLE when the server cannot be reached.
+ * The server-side function of the driver (pg_function.c). pg_function_install (struct db_driver:
+ * migrated) creates or replaces it after the migrations and sets withdraw_function when it is in
+ * place; an engine that refuses it leaves that false (logged) and CASH_OK, so that withdrawals
+ * keep the statements of withdraw.c. CASH_SERVICE_UNAVAILABLE when the server cannot be reached.
  */
 cash_result pg_function_install(struct store *store);
 /*

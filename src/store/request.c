@@ -109,11 +109,9 @@ static cash_result replay_prune_body(struct db_tx *tx, void *request_pointer)
     return CASH_OK;
 }
 
-/*
- * Remembers a used signature until expires_ms (store.h); CASH_DUPLICATED_SIGNATURE if it is
+/* Remembers a used signature until expires_ms (store.h); CASH_DUPLICATED_SIGNATURE if it is
  * remembered and live. One statement, atomic across processes. The prune runs after it in a
- * transaction of its own, so that a prune's failure never refuses a request.
- */
+ * transaction of its own, so that a prune's failure never refuses a request. */
 cash_result store_replay_remember(struct store *store, const char *api_key,
                                   const char *signature_hex, int64_t now_ms, int64_t expires_ms)
 {
@@ -137,7 +135,6 @@ cash_result store_replay_remember(struct store *store, const char *api_key,
 }
 
 /* ---- idempotency keys ---- */
-
 static cash_result key_delete(struct db_tx *tx, const char *api_key, const char *idempotency_key)
 {
     struct db_stmt *stmt = db_statement(tx, SQL_KEY_DELETE);

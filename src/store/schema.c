@@ -116,11 +116,9 @@ static const char *const schema_v1[] = {
     "CREATE INDEX withdrawals_account ON withdrawals (account_id, withdraw_id)",
     "CREATE INDEX withdrawals_account_created ON withdrawals (account_id, created_ms)",
 
-    /*
-     * SPEC 3: the ledger. entry_seq numbers an account's entries in commit order (1, 2, ...),
+    /* SPEC 3: the ledger. entry_seq numbers an account's entries in commit order (1, 2, ...),
      * which is the order in which old and new balances chain; ids come from the callers' clocks
-     * and may commit out of order.
-     */
+     * and may commit out of order. */
     "CREATE TABLE balance_history ("
     " history_id TEXT PRIMARY KEY,"
     " account_id TEXT NOT NULL REFERENCES accounts (account_id),"
@@ -144,11 +142,9 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
-/*
- * Version 2, SPEC 5: the ARS call's outcome beside a verification's status; indexes for the
+/* Version 2, SPEC 5: the ARS call's outcome beside a verification's status; indexes for the
  * creation limits; bank accounts the operator set (no cooling-off); enrolled authenticator apps
- * with the newest step accepted; members' consecutive wrong codes and locks.
- */
+ * with the newest step accepted; members' consecutive wrong codes and locks. */
 static const char *const schema_v2[] = {
     "ALTER TABLE verifications ADD COLUMN call_status TEXT NOT NULL DEFAULT ''"
     " CHECK (call_status IN ('', 'REQUESTED', 'ANSWERED', 'WRONG_DIGITS', 'NO_ANSWER', 'FAILED'))",
@@ -208,11 +204,9 @@ static const char *const schema_v3[] = {
     NULL,
 };
 
-/*
- * Version 4: Idempotency-Key (docs/API.md). A key is scoped to the API key that sent it and kept
+/* Version 4: Idempotency-Key (docs/API.md). A key is scoped to the API key that sent it and kept
  * with the request's fingerprint and its answer (status and body sealed under the data key) from
- * the commit of the request's effect until expires_ms.
- */
+ * the commit of the request's effect until expires_ms. */
 static const char *const schema_v4[] = {
     "CREATE TABLE idempotency_keys ("
     " api_key TEXT NOT NULL,"
@@ -227,11 +221,9 @@ static const char *const schema_v4[] = {
     NULL,
 };
 
-/*
- * Version 5, SPEC 3: the daily limit sums an account's live withdrawals since the day start for
+/* Version 5, SPEC 3: the daily limit sums an account's live withdrawals since the day start for
  * every new one. This index holds all that sum reads, so it runs on the index alone instead of
- * visiting each withdrawal's row; its prefix serves what withdrawals_account_created served.
- */
+ * visiting each withdrawal's row; its prefix serves what withdrawals_account_created served. */
 static const char *const schema_v5[] = {
     "CREATE INDEX withdrawals_account_day ON withdrawals"
     " (account_id, created_ms, status, total_amount)",
@@ -248,7 +240,6 @@ static const size_t schema_migration_count =
     sizeof(schema_migrations) / sizeof(schema_migrations[0]);
 
 /* ---- applying them ---- */
-
 static const char SQL_VERSION_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_version ("
                                         " version INTEGER PRIMARY KEY,"
                                         " applied_ms BIGINT NOT NULL)";

@@ -203,7 +203,7 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         "UPDATE withdrawals SET status = 'REJECTED', memo = $1, updated_ms = $2"
         " WHERE withdraw_id = $3 AND status IN ('PENDING', 'CONFIRMED') AND is_processing = 0"},
 
-    /* ---- payout.c ---- */
+    /* ---- lifecycle.c: the payout worker ---- */
     /* SPEC 4: the oldest CONFIRMED withdrawal not processing, else one whose lease ran out. */
     [SQL_CLAIM_PICK] = {
         "SELECT withdraw_id, is_processing FROM withdrawals WHERE status = 'CONFIRMED'"
@@ -251,8 +251,6 @@ static const struct sql_statement catalogue[SQL_COUNT] = {
         " $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         .types = "ttiittiiitttiiiitiii",
         .requires_caps = DB_CAP_PROCEDURES},
-
-    /* ---- withdraw_list.c ---- */
 
     /* ---- audit.c ---- */
     /* Each account: the ledger sums to the balance and its last entry ends at the balance. */

@@ -71,7 +71,7 @@ enum sql_id {
     SQL_CONFIRMATION_COUNT,
     SQL_CONFIRM_UPDATE,
     SQL_REJECT_UPDATE,
-    /* payout.c: the payout worker's claim and the bank's answer */
+    /* lifecycle.c: the payout worker's claim and the bank's answer */
     SQL_CLAIM_PICK,
     SQL_CLAIM_TAKE,
     SQL_CLAIM_RENEW,
@@ -82,7 +82,6 @@ enum sql_id {
     SQL_WITHDRAW_DAY_TOTAL,
     SQL_WITHDRAW_CANCEL,
     SQL_WITHDRAW_FUNCTION_CALL,
-    /* withdraw_list.c */
     /* audit.c */
     SQL_AUDIT_ACCOUNTS,
     SQL_AUDIT_CHAIN,
@@ -118,10 +117,8 @@ struct sql_statement {
 /* The catalogue entry of id. */
 const struct sql_statement *sql_statement_of(enum sql_id id);
 
-/*
- * The text a driver with caps runs for id, its row lock appended, into out; false (logged) if it
- * does not fit.
- */
+/* The text a driver with caps runs for id, its row lock appended, into out; false (logged) if it
+ * does not fit. */
 bool sql_text(enum sql_id id, unsigned caps, char *out, size_t out_size);
 
 /* The highest $n in text (0 for none); -1 past SQL_PARAMS_MAX. */

@@ -51,7 +51,6 @@ struct sqlite_store *sqlite_store_of(struct store *store)
 }
 
 /* ---- errors and statements ---- */
-
 /* Maps a SQLite error to a result, logging unexpected ones (never bound values) with what. */
 static cash_result sqlite_fail(struct sqlite_conn *conn, int rc, const char *what)
 {
@@ -90,32 +89,51 @@ static void sqlite_stmt_reset_all(struct sqlite_conn *conn)
     }
 }
 
-static void sqlite_db_statements_free(struct sqlite_conn *conn); /* below, with the verbs */
+/* A statement of the catalogue (or built at run time) on one connection. */
+struct sqlite_db_stmt {
+    struct db_stmt base; /* first member */
+    struct sqlite_conn *conn;
+    sqlite3_stmt *stmt;
+    int bound; /* parameters bound so far */
+    int rc;    /* the first failure of a bind */
+    int param_count;
+    unsigned char index_of[SQL_PARAMS_MAX + 1]; /* $n -> SQLite's index of the parameter */
+};
+
+/* Finalizes and frees the catalogue's statements of conn (before it closes). */
+static void sqlite_db_statements_free(struct sqlite_conn *conn)
+{
+    for (size_t i = 0; i <= SQL_COUNT; i++) {
+        struct sqlite_db_stmt *stmt = conn->statements[i];
+        if (stmt != NULL) {
+            sqlite3_finalize(stmt->stmt);
+            free(stmt);
+            conn->statements[i] = NULL;
+        }
+    }
+}
 
 /* ---- connections ---- */
+/* sqlite3_exec's callback for the journal mode the pragma answers: *is_wal when it is "wal". */
+static int journal_mode_note(void *is_wal, int columns, char **values, char **names)
+{
+    (void)names;
+    *(bool *)is_wal = columns == 1 && values[0] != NULL && strcmp(values[0], "wal") == 0;
+    return 0;
+}
 
 static cash_result sqlite_pragma_wal(struct sqlite_conn *conn)
 {
-    sqlite3_stmt *stmt = NULL;
-    cash_result result = CASH_INTERNAL_ERROR;
-    int rc = sqlite3_prepare_v2(conn->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+    bool is_wal = false;
+    int rc = sqlite3_exec(conn->db, "PRAGMA journal_mode = WAL", journal_mode_note, &is_wal, NULL);
     if (rc != SQLITE_OK) {
         return sqlite_fail(conn, rc, "journal_mode");
     }
-    rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW) {
-        result = sqlite_fail(conn, rc, "journal_mode");
-        goto out_finalize;
-    }
-    const unsigned char *mode = sqlite3_column_text(stmt, 0);
-    if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+    if (!is_wal) {
         log_error("store: the database could not switch to WAL mode");
-        goto out_finalize;
+        return CASH_INTERNAL_ERROR;
     }
-    result = CASH_OK;
-out_finalize:
-    sqlite3_finalize(stmt);
-    return result;
+    return CASH_OK;
 }
 
 static cash_result sqlite_conn_settings(struct sqlite_conn *conn, bool writer)
@@ -184,7 +202,6 @@ static void sqlite_conn_close(struct sqlite_conn *conn)
 }
 
 /* ---- checkpoints (see the head of this file) ---- */
-
 /* The writer's WAL hook, called after each commit: notes the WAL's length, checkpoints nothing. */
 static int wal_hook_note(void *pointer, sqlite3 *db, const char *name, int frames)
 {
@@ -243,10 +260,8 @@ static void checkpoint_after_batch(struct sqlite_store *store)
     pthread_mutex_unlock(&store->checkpoint_mutex);
 }
 
-/*
- * Opens the SQLite database at path (created if missing) in WAL mode with durable commits.
- * On success *out is owned by the caller (store_close). The schema is created by store_migrate.
- */
+/* Opens the SQLite database at path (created if missing) in WAL mode with durable commits.
+ * On success *out is owned by the caller (store_close). The schema is created by store_migrate. */
 cash_result store_sqlite_open(const char *path, struct store **out, char *why, size_t why_size)
 {
     if (path == NULL || path[0] == '\0') {
@@ -317,7 +332,6 @@ static void sqlite_close(struct store *base)
 }
 
 /* ---- the reader pool ---- */
-
 static struct sqlite_conn *reader_idle_locked(struct sqlite_store *store)
 {
     for (size_t i = 0; i < store->reader_count; i++) {
@@ -371,7 +385,6 @@ static void reader_release(struct sqlite_store *store, struct sqlite_conn *conn)
 }
 
 /* ---- transactions ---- */
-
 /* Ends the open transaction without keeping anything, unless SQLite already rolled it back. */
 static void transaction_rollback(struct sqlite_conn *conn)
 {
@@ -396,7 +409,6 @@ static cash_result transaction_commit(struct sqlite_conn *conn)
 }
 
 /* ---- group commit (see the head of this file) ---- */
-
 _Static_assert(DB_GROUP_COMMIT_JOBS_MAX >= 1, "a batch holds at least the leader's own job");
 
 struct sqlite_group_job {
@@ -456,12 +468,10 @@ static void group_fail_all(struct sqlite_group_job *first, cash_result result)
     }
 }
 
-/*
- * Runs one job in a savepoint of the open transaction: released when its body returns CASH_OK,
+/* Runs one job in a savepoint of the open transaction: released when its body returns CASH_OK,
  * rolled back to otherwise, which undoes this job's writes and no one else's. False when the
  * batch is lost: SQLite ended the transaction itself (an I/O error, SQLITE_FULL), or a savepoint
- * statement failed.
- */
+ * statement failed. */
 static bool group_job_run(struct sqlite_conn *conn, struct sqlite_group_job *job)
 {
     job->result = sqlite_exec(conn, "SAVEPOINT job", "savepoint");
@@ -635,18 +645,7 @@ out_release:
 }
 
 /* ---- the driver's verbs (db.h) ---- */
-
 #define SQLITE_SYNCHRONOUS_FULL 2
-
-struct sqlite_db_stmt {
-    struct db_stmt base; /* first member */
-    struct sqlite_conn *conn;
-    sqlite3_stmt *stmt;
-    int bound; /* parameters bound so far */
-    int rc;    /* the first failure of a bind */
-    int param_count;
-    unsigned char index_of[SQL_PARAMS_MAX + 1]; /* $n -> SQLite's index of the parameter */
-};
 
 static struct sqlite_db_stmt *sqlite_stmt_of(struct db_stmt *stmt)
 {
@@ -693,19 +692,6 @@ static bool sqlite_db_prepare(struct sqlite_db_stmt *stmt, const char *text, boo
         return false;
     }
     return true;
-}
-
-/* Finalizes and frees the catalogue's statements of conn (before it closes). */
-static void sqlite_db_statements_free(struct sqlite_conn *conn)
-{
-    for (size_t i = 0; i <= SQL_COUNT; i++) {
-        struct sqlite_db_stmt *stmt = conn->statements[i];
-        if (stmt != NULL) {
-            sqlite3_finalize(stmt->stmt);
-            free(stmt);
-            conn->statements[i] = NULL;
-        }
-    }
 }
 
 static struct db_stmt *sqlite_db_statement(struct db_tx *tx, enum sql_id id, const char *text)

@@ -3,10 +3,9 @@
  *
  * Concurrency (store.h: safe from many threads): one writer connection guarded by writer_mutex,
  * on which writes run as BEGIN IMMEDIATE ... COMMIT, several callers' writes in one transaction
- * (group commit, sqlite.c), and a pool of up to DB_READERS_MAX
- * reader connections checked out one per call. Other processes writing the same file are waited
- * for by SQLite's busy handler for DB_TIMEOUT_MS; past that the call answers
- * CASH_SERVICE_UNAVAILABLE.
+ * (group commit, sqlite.c), and a pool of up to DB_READERS_MAX reader connections checked out
+ * one per call. Other processes writing the same file are waited for by SQLite's busy handler
+ * for DB_TIMEOUT_MS; past that the call answers CASH_SERVICE_UNAVAILABLE.
  */
 #ifndef CASH_STORE_SQLITE_INTERNAL_H
 #define CASH_STORE_SQLITE_INTERNAL_H

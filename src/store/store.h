@@ -5,9 +5,9 @@
  * How it is built (docs/postgres.md, "The driver"):
  * - Each feature is written once, in a file of its own: account.c, request.c (the replay cache
  *   and idempotency keys), bank.c, verification.c (with the abuse limits and TOTP), ledger.c,
- *   withdraw.c, withdraw_list.c, lifecycle.c, payout.c, audit.c, schema.c. They order the checks
- *   inside a transaction; the rules themselves (amounts, limits, the next ledger entry, refunds,
- *   confirmations) are domain/'s.
+ *   withdraw.c (with the list), lifecycle.c (with the payout worker's side), audit.c, schema.c.
+ *   They order the checks inside a transaction; the rules themselves (amounts, limits, the next
+ *   ledger entry, refunds, confirmations) are domain/'s.
  * - They reach a database through a seam of a dozen verbs (db.h), with every statement in one
  *   catalogue (sql.c), and share what runs inside a transaction through store_internal.h.
  * - Two drivers implement the seam: SQLite (sqlite*.c: one writer with group commit, checkpoints
@@ -257,10 +257,8 @@ struct store {
     atomic_uint_fast64_t replay_calls; /* store_replay_remember calls, for pruning now and then */
 };
 
-/*
- * Opens the store named by url: "sqlite:PATH" (the embedded default). On success *out is owned by
- * the caller and released with store_close(). CASH_VALIDATION_ERROR for an unknown scheme.
- */
+/* Opens the store named by url: "sqlite:PATH" (the embedded default). On success *out is owned by
+ * the caller and released with store_close(). CASH_VALIDATION_ERROR for an unknown scheme. */
 cash_result store_open(const char *url, struct store **out, char *why, size_t why_size);
 
 /* What store_open_options() may tune; a field left 0 takes its default. */
@@ -268,10 +266,8 @@ struct store_options {
     int64_t pool_size; /* PostgreSQL: most connections this process opens (DB_POOL_DEFAULT) */
 };
 
-/*
- * store_open() with options (options may be NULL): also "postgresql://..." or "postgres://..."
- * (libpq URLs). CASH_SERVICE_UNAVAILABLE when the database server cannot be reached.
- */
+/* store_open() with options (options may be NULL): also "postgresql://..." or "postgres://..."
+ * (libpq URLs). CASH_SERVICE_UNAVAILABLE when the database server cannot be reached. */
 cash_result store_open_options(const char *url, const struct store_options *options,
                                struct store **out, char *why, size_t why_size);
 void store_close(struct store *store);
@@ -296,10 +292,8 @@ cash_result store_api_key_create(struct store *store, const struct api_key *key,
 cash_result store_api_key_get(struct store *store, const char *api_key, struct api_key *out);
 cash_result store_api_key_revoke(struct store *store, const char *api_key);
 
-/*
- * SPEC 1: remembers a used signature until expires_ms, durably. CASH_DUPLICATED_SIGNATURE if the
- * same (api_key, signature) is remembered and not expired. Prunes expired rows now and then.
- */
+/* SPEC 1: remembers a used signature until expires_ms, durably. CASH_DUPLICATED_SIGNATURE if the
+ * same (api_key, signature) is remembered and not expired. Prunes expired rows now and then. */
 cash_result store_replay_remember(struct store *store, const char *api_key,
                                   const char *signature_hex, int64_t now_ms, int64_t expires_ms);
 
@@ -312,10 +306,8 @@ cash_result store_balance_credit(struct store *store, const char *account_id, in
 cash_result store_history_list(struct store *store, const struct history_query *query,
                                struct history_entry *out, size_t *count_out);
 
-/*
- * Registers or replaces the account's bank account. factor may be NULL only for the operator CLI;
- * when given it is spent in the same transaction.
- */
+/* Registers or replaces the account's bank account. factor may be NULL only for the operator CLI;
+ * when given it is spent in the same transaction. */
 cash_result store_bank_account_set(struct store *store, const struct bank_account *bank,
                                    struct second_factor *factor, struct store_request *request);
 cash_result store_bank_account_get(struct store *store, const char *account_id,
@@ -385,10 +377,8 @@ cash_result store_withdraw_create(struct store *store, struct withdraw_create *c
  */
 cash_result store_withdraw_get(struct store *store, const char *account_id, const char *withdraw_id,
                                struct withdrawal *out);
-/*
- * Newest first (withdrawId descending); out has room for query->limit rows. next_key_out is the
- * withdrawId that starts the next page (the query's start_key for it), or "" on the last page.
- */
+/* Newest first (withdrawId descending); out has room for query->limit rows. next_key_out is the
+ * withdrawId that starts the next page (the query's start_key for it), or "" on the last page. */
 cash_result store_withdraw_list(struct store *store, const struct withdraw_query *query,
                                 struct withdrawal *out, size_t *count_out,
                                 char next_key_out[WITHDRAW_ID_LENGTH + 1]);
@@ -417,10 +407,8 @@ cash_result store_withdraw_confirm(struct store *store, const struct withdraw_co
  */
 cash_result store_withdraw_reject(struct store *store, const struct withdraw_reject *request,
                                   struct withdrawal *out);
-/*
- * A withdrawal's event history, oldest first: at most out_max events in out, *count_out of them.
- * CASH_NOT_FOUND if there is no such withdrawal.
- */
+/* A withdrawal's event history, oldest first: at most out_max events in out, *count_out of them.
+ * CASH_NOT_FOUND if there is no such withdrawal. */
 cash_result store_withdraw_events(struct store *store, const char *withdraw_id,
                                   struct withdraw_event *out, size_t out_max, size_t *count_out);
 

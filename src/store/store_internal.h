@@ -11,12 +11,10 @@
 #include "store/db.h"
 #include "store/store.h"
 
-/*
- * account.c: locks the account row for the rest of the transaction, where the driver has row
+/* account.c: locks the account row for the rest of the transaction, where the driver has row
  * locks, and reads its balance and point (the outs may both be NULL); CASH_NOT_FOUND if there is
  * no such account. Every transaction that changes an account's money, bank account or daily
- * total takes it first (after the second factor), so that they follow one another per account.
- */
+ * total takes it first (after the second factor), so that they follow one another per account. */
 cash_result account_lock(struct db_tx *tx, const char *account_id, int64_t *balance_out,
                          int64_t *point_out);
 
@@ -45,12 +43,10 @@ cash_result ledger_apply(struct db_tx *tx, const struct ledger_change *change,
 cash_result ledger_refund(struct db_tx *tx, const struct withdrawal *withdrawal, int64_t refund_won,
                           const char *history_id, int64_t now_ms);
 
-/*
- * verification.c: SPEC 5, finds and spends one use of the second factor inside the caller's
+/* verification.c: SPEC 5, finds and spends one use of the second factor inside the caller's
  * transaction, the verification row locked first (before any account or member lock), so that
  * across processes a use is spent once; CASH_SECOND_FACTOR_REQUIRED when none is usable.
- * *confirmed_ms_out: when the spent verification was confirmed.
- */
+ * *confirmed_ms_out: when the spent verification was confirmed. */
 cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
                          int64_t *confirmed_ms_out);
 
@@ -85,28 +81,15 @@ cash_result request_run(struct store *store, struct store_request *request, db_b
     " status, is_processing, confirmed_count, memo, transaction_id, transaction_ms, amount, fee,"  \
     " total_amount, confirmed_ms, created_ms, updated_ms"
 
-/* lifecycle.c: reads a withdrawal inside the caller's transaction; CASH_NOT_FOUND if none. */
-cash_result withdrawal_read(struct db_tx *tx, const char *withdraw_id, struct withdrawal *out);
-
-/*
- * lifecycle.c: the locks of a transaction that moves a withdrawal's money, in their one order:
- * reads the withdrawal to find its account, locks the account (account_lock), then locks the
- * withdrawal row and reads it again as it is now. CASH_NOT_FOUND if there is no such withdrawal.
- */
-cash_result withdrawal_lock_with_account(struct db_tx *tx, const char *withdraw_id,
-                                         struct withdrawal *out);
-
-/*
- * lifecycle.c: appends an event to a withdrawal's history in the caller's write transaction,
+/* lifecycle.c: appends an event to a withdrawal's history in the caller's write transaction,
  * numbered after its last one (the caller holds the withdrawal row's lock, or its UPDATE took
  * it). from NULL: the creation. The actor is "KIND:NAME": "operator:NAME", "account:ID",
- * "member:ID" or "worker:OWNER". Every text is borrowed for the call.
- */
+ * "member:ID" or "worker:OWNER". Every text is borrowed for the call. */
 cash_result event_insert(struct db_tx *tx, const char *withdraw_id, const char *actor_kind,
                          const char *actor_name, const enum withdraw_status *from,
                          enum withdraw_status to, const char *memo, int64_t now_ms);
 
-/* withdraw_list.c: reads stmt's current row of WITHDRAW_COLUMNS into a struct withdrawal at out
+/* withdraw.c: reads stmt's current row of WITHDRAW_COLUMNS into a struct withdrawal at out
  * (a db_row_reader): CASH_OK, or CASH_INTERNAL_ERROR for a value out of range. */
 cash_result withdraw_row_read(struct db_stmt *stmt, void *out);
 

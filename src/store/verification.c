@@ -25,15 +25,6 @@
 #include "store/store_internal.h"
 
 /* ---- abuse limits and TOTP enrolments ---- */
-
-/* Locks the member's row for the transaction where the driver has row locks; CASH_NOT_FOUND if
- * there is no such member. guard_record needs it held, so that the read and the write of the
- * guard are one step across processes. */
-static cash_result member_lock(struct db_tx *tx, const char *member_id)
-{
-    return db_step_key(tx, SQL_MEMBER_LOCK, member_id, NULL);
-}
-
 /* The member's guard as stored; zeros when the member never failed (no row). */
 static cash_result guard_read(struct db_tx *tx, const char *member_id, struct member_guard *out)
 {
@@ -206,7 +197,6 @@ static cash_result totp_accept(struct db_tx *tx, const char *member_id, int64_t 
 }
 
 /* ---- verifications ---- */
-
 static cash_result verification_row_read(struct db_stmt *stmt, void *out_pointer)
 {
     struct verification *out = out_pointer;
@@ -252,10 +242,8 @@ static cash_result verification_update(struct db_tx *tx, enum sql_id id, int64_t
     return result;
 }
 
-/*
- * A code on a PENDING row read under its lock: a right one confirms it at now_ms, a wrong one
- * counts an attempt (the VERIFICATION_ATTEMPTS_MAX-th locks it).
- */
+/* A code on a PENDING row read under its lock: a right one confirms it at now_ms, a wrong one
+ * counts an attempt (the VERIFICATION_ATTEMPTS_MAX-th locks it). */
 static cash_result verification_record(struct db_tx *tx, const char *verification_id, bool correct,
                                        int64_t now_ms)
 {
@@ -267,15 +255,16 @@ static cash_result verification_record(struct db_tx *tx, const char *verificatio
                                verification_id, "a wrong verification code");
 }
 
-/* Locks the member of a stored verification; its absence breaks a foreign key. */
-static cash_result verification_member_lock(struct db_tx *tx, const char *member_id)
+/* Locks the member of a stored verification for the transaction where the driver has row locks
+ * (guard_record needs it held, so that the read and the write of the guard are one step across
+ * processes); its absence breaks a foreign key. */
+static cash_result member_lock(struct db_tx *tx, const char *member_id)
 {
-    cash_result result = member_lock(tx, member_id);
+    cash_result result = db_step_key(tx, SQL_MEMBER_LOCK, member_id, NULL);
     return result == CASH_NOT_FOUND ? CASH_INTERNAL_ERROR : result;
 }
 
 /* ---- create, get, fail ---- */
-
 struct verification_context {
     const char *verification_id;
     const struct verification *v;
@@ -324,10 +313,8 @@ static cash_result verification_create_body(struct db_tx *tx, void *context_poin
     return verification_insert(tx, ((struct verification_context *)context_pointer)->v);
 }
 
-/*
- * Stores a new verification (store.h): CASH_NOT_FOUND unless its member exists in its account,
- * CASH_CONFLICT for a used id, CASH_VALIDATION_ERROR for the derived status EXPIRED.
- */
+/* Stores a new verification (store.h): CASH_NOT_FOUND unless its member exists in its account,
+ * CASH_CONFLICT for a used id, CASH_VALIDATION_ERROR for the derived status EXPIRED. */
 cash_result store_verification_create(struct store *store, const struct verification *v)
 {
     if (!verification_insertable(v)) {
@@ -368,7 +355,6 @@ cash_result store_verification_fail(struct store *store, const char *verificatio
 }
 
 /* ---- an attempt at the code ---- */
-
 static cash_result verification_attempt_body(struct db_tx *tx, void *context_pointer)
 {
     struct verification_context *context = context_pointer;
@@ -421,7 +407,6 @@ cash_result store_verification_attempt(struct store *store, const char *verifica
 }
 
 /* ---- spending a second factor ---- */
-
 static bool factor_usable(const struct verification *v, const struct second_factor *factor)
 {
     return verification_usable(v, factor->member_id, factor->now_ms, factor->window_ms,
@@ -461,10 +446,8 @@ static cash_result factor_find_named(struct db_tx *tx, const struct second_facto
     return result;
 }
 
-/*
- * SPEC 5: finds and spends one use of the second factor in the caller's transaction
- * (store_internal.h), the verification row locked first.
- */
+/* SPEC 5: finds and spends one use of the second factor in the caller's transaction
+ * (store_internal.h), the verification row locked first. */
 cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
                          int64_t *confirmed_ms_out)
 {
@@ -493,7 +476,6 @@ cash_result factor_spend(struct db_tx *tx, const struct second_factor *factor,
 }
 
 /* ---- within the abuse limits (SPEC 5) ---- */
-
 static cash_result verification_open_body(struct db_tx *tx, void *context_pointer)
 {
     struct verification_context *context = context_pointer;
@@ -525,10 +507,8 @@ cash_result store_verification_open(struct store *store, const struct verificati
     return request_run(store, request, verification_open_body, &context, NULL, v);
 }
 
-/*
- * With a refusal for too many attempts: when a new verification may be asked for - at least a
- * second from now, the end of the member's lock, the end of a creation limit.
- */
+/* With a refusal for too many attempts: when a new verification may be asked for - at least a
+ * second from now, the end of the member's lock, the end of a creation limit. */
 static cash_result verification_retry_after(struct db_tx *tx, const struct verification *v,
                                             const struct member_guard *guard, int64_t now_ms,
                                             struct verification_limits *limits)
@@ -572,7 +552,7 @@ static cash_result verification_try_lock(struct db_tx *tx, struct verification_t
     cash_result result =
         verification_read(tx, SQL_VERIFICATION_LOCK, attempt->verification_id, before);
     if (result == CASH_OK) {
-        result = verification_member_lock(tx, before->member_id);
+        result = member_lock(tx, before->member_id);
     }
     if (result == CASH_OK) {
         result = guard_check(tx, before->member_id, attempt->now_ms, attempt->limits, guard);
@@ -653,7 +633,6 @@ cash_result store_verification_try(struct store *store, struct verification_try 
 }
 
 /* ---- the phone gateway's report ---- */
-
 /* Writes what verification_call_apply() decided; the row is locked and PENDING. */
 static cash_result verification_call_write(struct db_tx *tx, const struct verification *after,
                                            const char *verification_id)
@@ -676,7 +655,7 @@ static cash_result verification_call_guard(struct db_tx *tx, const struct verifi
     if (outcome == CALL_NO_ANSWER || outcome == CALL_FAILED) {
         return CASH_OK; /* no digits: nothing to count */
     }
-    cash_result result = verification_member_lock(tx, before->member_id);
+    cash_result result = member_lock(tx, before->member_id);
     if (result != CASH_OK) {
         return result;
     }
